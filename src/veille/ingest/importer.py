@@ -1,0 +1,248 @@
+"""Files into the durable intake: ``veille import`` and ``veille replay`` share this."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from veille.ingest import queue
+from veille.ingest.pipeline import Incoming, Prepared, SourceInfo, load_sources, prepare, write
+from veille.ingest.worker import Worker, new_worker_id
+from veille.sources.base import BadRecord, RawRecord
+
+log = logging.getLogger("veille.import")
+
+INTAKE_CHUNK = 2000
+
+
+@dataclasses.dataclass
+class ImportReport:
+    read: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    # (line or location, reason) of the first rejections, to show the operator.
+    rejections: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+
+class ImportFailed(Exception):
+    """Nothing at all could be read from the file; the message says why."""
+
+
+def open_records(path: Path, format_name: str | None) -> tuple[str, Iterator[RawRecord | BadRecord], Callable[[], int], int]:
+    """Open ``path`` and return (format, records, bytes consumed so far, total bytes)."""
+    from veille.sources.formats import get_format, open_input, sniff_format
+
+    if not path.exists():
+        raise ImportFailed(f"{path}: no such file")
+    if path.is_dir():
+        raise ImportFailed(f"{path}: is a directory, not a file")
+    try:
+        name = format_name or sniff_format(path)
+        file_format = get_format(name)
+    except ValueError as error:
+        raise ImportFailed(f"{path}: {error}") from None
+    try:
+        stream = open_input(path)
+    except (OSError, ValueError) as error:
+        raise ImportFailed(f"{path}: {error}") from None
+    total = os.path.getsize(path)
+
+    def records() -> Iterator[RawRecord | BadRecord]:
+        try:
+            yield from file_format.read(stream)
+        finally:
+            stream.close()
+
+    def consumed() -> int:
+        # Progress by compressed bytes read when gzipped, else by position.
+        inner = getattr(stream, "fileobj", None) or getattr(stream, "raw", None) or stream
+        try:
+            return min(total, inner.tell())
+        except (OSError, ValueError, AttributeError):
+            return 0
+
+    return name, records(), consumed, total
+
+
+def import_file(
+    path: Path,
+    source_id: int,
+    format_name: str | None = None,
+    *,
+    process: bool = True,
+    progress: Callable[[int, int, int], None] | None = None,
+    processes: int | None = None,
+) -> ImportReport:
+    """Persist every record of ``path`` as raw items and, by default, run them through the pipeline.
+
+    Each chunk is stored raw (committed, leased to this importer) before its posts are written.
+    Reading, normalising and enriching are CPU work that needs no database, so on a machine
+    with several cores they run in a child process one chunk ahead of the database writes.
+    """
+    started = time.perf_counter()
+    name, records, consumed, total = open_records(path, format_name)
+    report = ImportReport()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM ingest_rawitem")
+        first_id = cursor.fetchone()[0] + 1
+    if not process:
+        while chunk := list(itertools.islice(records, INTAKE_CHUNK)):
+            report.read += len(chunk)
+            queue.intake(source_id, name, chunk)
+            if progress:
+                progress(consumed(), total, report.read)
+    else:
+        sources = load_sources({source_id})
+        full = bool(settings.VEILLE_ENRICH)
+        if processes is None:
+            processes = 2 if (os.cpu_count() or 1) >= 2 and total > PARALLEL_FROM_BYTES else 1
+        chunks = _prepared_chunks(records, name, source_id, sources, full, consumed)
+        if processes > 1:
+            chunks = _in_child_process(chunks)
+        importer_id = new_worker_id()
+        for chunk in chunks:
+            report.read += len(chunk.records)
+            if chunk.prepared is None:
+                # Preparing failed as a whole: store the chunk raw and let the worker path
+                # (which isolates a poison item) process it below.
+                queue.intake(source_id, name, chunk.records, payloads=chunk.payloads)
+            else:
+                ids = queue.intake(source_id, name, chunk.records, payloads=chunk.payloads,
+                                   lease_owner=importer_id, lease_s=settings.VEILLE_INGEST_LEASE_S)
+                chunk.prepared.remap(ids)
+                try:
+                    write(chunk.prepared)
+                except Exception as error:
+                    log.exception("writing an import chunk failed; its items go back to the queue")
+                    queue.release(ids, f"{type(error).__name__}: {error}")
+            if progress:
+                progress(chunk.consumed, total, report.read)
+        # Anything left pending for this source (an earlier import that was interrupted).
+        Worker(source_id=source_id).drain()
+    _count(report, source_id, first_id)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# Below this size a file is prepared in the importing process itself: starting a child would cost more.
+PARALLEL_FROM_BYTES = 512 * 1024
+
+
+@dataclasses.dataclass
+class _Chunk:
+    records: list[RawRecord | BadRecord]
+    payloads: list[str]  # JSON of the good records' payloads, in order
+    prepared: Prepared | None  # None when preparing the chunk failed
+    consumed: int
+
+
+def _prepared_chunks(records: Iterator[RawRecord | BadRecord], format_name: str, source_id: int,
+                     sources: dict[int, SourceInfo], full: bool, consumed: Callable[[], int]) -> Iterator[_Chunk]:
+    while chunk := list(itertools.islice(records, INTAKE_CHUNK)):
+        good = [record for record in chunk if isinstance(record, RawRecord)]
+        incoming = [Incoming(position, source_id, format_name, record.payload) for position, record in enumerate(good)]
+        try:
+            prepared: Prepared | None = prepare(incoming, sources, full_enrichment=full)
+        except Exception:
+            log.exception("preparing an import chunk failed; it will be processed item by item")
+            prepared = None
+        payloads = [json.dumps(record.payload, ensure_ascii=False) for record in good]
+        # The payload dicts are no longer needed; dropping them makes the chunk cheap to pass on.
+        light = [record if isinstance(record, BadRecord) else RawRecord({}, record.external_id, record.line, record.location)
+                 for record in chunk]
+        yield _Chunk(light, payloads, prepared, consumed())
+
+
+def _in_child_process(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """Run a chunk generator in a forked child, a few chunks ahead of the consumer."""
+    import multiprocessing
+    import queue as queue_module
+
+    from django.db import connections
+
+    connections.close_all()  # the child must not share the parent's database connections
+    context = multiprocessing.get_context("fork")
+    channel = context.Queue(maxsize=3)
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                channel.put(("chunk", chunk))
+            channel.put(("end", None))
+        except BaseException as error:  # reported to the parent, which raises it
+            channel.put(("error", f"{type(error).__name__}: {error}"))
+
+    child = context.Process(target=produce, name="veille-import-prepare", daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                kind, value = channel.get(timeout=1.0)
+            except queue_module.Empty:
+                if not child.is_alive():
+                    raise ImportFailed("the process preparing the file stopped unexpectedly") from None
+                continue
+            if kind == "end":
+                break
+            if kind == "error":
+                raise ImportFailed(f"preparing the file failed: {value}")
+            yield value
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(5)
+
+
+def _count(report: ImportReport, source_id: int, first_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, COUNT(*) FROM ingest_rawitem WHERE source_id = %s AND id >= %s GROUP BY status",
+            [source_id, first_id],
+        )
+        counts = dict(cursor.fetchall())
+        report.imported = counts.get("done", 0)
+        report.duplicates = counts.get("duplicate", 0)
+        report.rejected = counts.get("dead", 0)
+        cursor.execute(
+            "SELECT line, location, error FROM ingest_rawitem WHERE source_id = %s AND id >= %s AND status = 'dead' "
+            "ORDER BY id LIMIT 20",
+            [source_id, first_id],
+        )
+        for line, location, error in cursor.fetchall():
+            where = f"line {line}" if line is not None else (location or "?")
+            report.rejections.append((where, error))
+
+
+def replay_schedule(path: Path, format_name: str | None) -> tuple[str, list[tuple[datetime, RawRecord]], list[BadRecord]]:
+    """Read a whole data set and order it by original time, for ``veille replay``."""
+    from veille.sources.base import NormalizeError
+    from veille.sources.formats import get_format
+
+    name, records, _, _ = open_records(path, format_name)
+    file_format = get_format(name)
+    timed: list[tuple[datetime, RawRecord]] = []
+    bad: list[BadRecord] = []
+    for record in records:
+        if isinstance(record, BadRecord):
+            bad.append(record)
+            continue
+        try:
+            created_at = file_format.normalize(record.payload).created_at
+        except (NormalizeError, ValueError, KeyError, TypeError) as error:
+            bad.append(BadRecord(str(error), str(record.payload)[:10000], record.line, record.location))
+            continue
+        timed.append((created_at, record))
+    timed.sort(key=lambda pair: pair[0])
+    return name, timed, bad

@@ -1,0 +1,157 @@
+"""The database as the queue: raw items are claimed in batches under a lease.
+
+PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets any number of workers claim disjoint batches.
+SQLite: one writer at a time (``BEGIN IMMEDIATE``), so a claim is naturally exclusive.
+A lease that expires (its worker died) makes the rows claimable again; every claim counts an
+attempt, and rows that keep failing go to dead-letter instead of looping forever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from veille.ingest import sql
+from veille.ingest.models import RawStatus
+from veille.ingest.store import chunks
+from veille.sources.base import BadRecord, RawRecord
+
+
+@dataclasses.dataclass(slots=True)
+class ClaimedItem:
+    id: int
+    source_id: int
+    format: str
+    payload: str
+    line: int | None
+    location: str
+    attempts: int
+
+
+RAW_COLUMNS = (
+    "source_id, format, external_id, payload, line, location, status, error, received_at, processed_at, "
+    "attempts, lease_owner, lease_until"
+)
+
+
+def intake(
+    source_id: int,
+    format_name: str,
+    records: Iterable[RawRecord | BadRecord],
+    now: datetime | None = None,
+    *,
+    payloads: Sequence[str] | None = None,
+    lease_owner: str = "",
+    lease_s: float = 0,
+) -> list[int]:
+    """Persist records as raw items; bad ones go straight to dead-letter with their reason.
+
+    Returns the ids of the good records' raw items, in order. With ``lease_owner`` they are
+    stored already leased to the caller, which processes them from memory at once (an importer);
+    should it die, the lease expires and any worker takes them. ``payloads`` are the good
+    records' payloads already serialised to JSON (by a preparing process), in order.
+    Every call writes all of ``records`` or none of them.
+    """
+    now = now or timezone.now()
+    lease_until = sql.db_datetime(now + timedelta(seconds=lease_s)) if lease_owner else None
+    now = sql.db_datetime(now)  # type: ignore[assignment]
+    good: list[tuple[Any, ...]] = []
+    dead: list[tuple[Any, ...]] = []
+    for record in records:
+        if isinstance(record, BadRecord):
+            dead.append((source_id, format_name, None, record.raw_text, record.line, record.location[:200],
+                         RawStatus.DEAD.value, record.reason[:2000], now, now, 0, "", None))
+        else:
+            payload = payloads[len(good)] if payloads is not None else json.dumps(record.payload, ensure_ascii=False)
+            good.append((source_id, format_name, record.external_id, payload, record.line, record.location[:200],
+                         RawStatus.PENDING.value, "", now, None, 1 if lease_owner else 0, lease_owner, lease_until))
+    ids: list[int] = []
+    with transaction.atomic():
+        # Multi-row INSERT … RETURNING keeps the ids in insertion order on SQLite and PostgreSQL.
+        for part in chunks(good, 500):
+            values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(part))
+            returned = sql.execute(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES {values} RETURNING id",
+                                   [value for row in part for value in row])
+            ids += [row[0] for row in returned]
+        if dead:
+            sql.executemany(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES ({','.join(['%s'] * 13)})", dead)
+    return ids
+
+
+def claim(worker_id: str, limit: int, lease_s: float, source_id: int | None = None) -> list[ClaimedItem]:
+    """Lease up to ``limit`` pending raw items to ``worker_id`` (oldest first)."""
+    now = timezone.now()
+    until = now + timedelta(seconds=lease_s)
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    source_filter = " AND source_id = %s" if source_id is not None else ""
+    params: list[Any] = [worker_id, until, now] + ([source_id] if source_id is not None else []) + [limit]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ingest_rawitem SET lease_owner = %s, lease_until = %s, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM ingest_rawitem WHERE status = 'pending' "
+            "AND (lease_until IS NULL OR lease_until < %s)" + source_filter + " ORDER BY id LIMIT %s" + lock + ") "
+            "RETURNING id, source_id, format, payload, line, location, attempts",
+            params,
+        )
+        rows = cursor.fetchall()
+    items = [ClaimedItem(*row) for row in rows]
+    items.sort(key=lambda item: item.id)
+    return items
+
+
+def renew(worker_id: str, ids: Sequence[int], lease_s: float) -> None:
+    until = timezone.now() + timedelta(seconds=lease_s)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for part in chunks(list(ids), 900):
+            cursor.execute(
+                f"UPDATE ingest_rawitem SET lease_until = %s WHERE lease_owner = %s AND id IN ({','.join(['%s'] * len(part))})",
+                [until, worker_id, *part],
+            )
+
+
+def mark(ids: Sequence[int], status: RawStatus, now: datetime) -> None:
+    """Set the final status of items processed without error (inside the caller's transaction)."""
+    stamp = sql.db_datetime(now)
+    for part in chunks(list(ids), 900):
+        sql.execute(
+            f"UPDATE ingest_rawitem SET status = %s, processed_at = %s, lease_owner = '', lease_until = NULL "
+            f"WHERE id IN ({','.join(['%s'] * len(part))})",
+            [status.value, stamp, *part],
+        )
+
+
+def mark_dead(errors: Sequence[tuple[int, str]], now: datetime) -> None:
+    if not errors:
+        return
+    stamp = sql.db_datetime(now)
+    sql.executemany(
+        "UPDATE ingest_rawitem SET status = 'dead', error = %s, processed_at = %s, lease_owner = '', "
+        "lease_until = NULL WHERE id = %s",
+        [(reason[:2000], stamp, item_id) for item_id, reason in errors],
+    )
+
+
+def release(ids: Sequence[int], error: str) -> None:
+    """Give items back to the queue at once (after a failure), keeping the last error."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for part in chunks(list(ids), 900):
+            cursor.execute(
+                f"UPDATE ingest_rawitem SET lease_owner = '', lease_until = NULL, error = %s "
+                f"WHERE status = 'pending' AND id IN ({','.join(['%s'] * len(part))})",
+                [error[:2000], *part],
+            )
+
+
+def pending_count(source_id: int | None = None) -> int:
+    with connection.cursor() as cursor:
+        if source_id is None:
+            cursor.execute("SELECT COUNT(*) FROM ingest_rawitem WHERE status = 'pending'")
+        else:
+            cursor.execute("SELECT COUNT(*) FROM ingest_rawitem WHERE status = 'pending' AND source_id = %s", [source_id])
+        return cursor.fetchone()[0]

@@ -1,0 +1,65 @@
+"""Full-text search behind one interface: SQLite FTS5 or PostgreSQL ``tsvector`` + GIN.
+
+Both are accent- and case-insensitive: FTS5 through its ``unicode61 remove_diacritics 2``
+tokenizer, PostgreSQL through ``veille_fold()`` (lower + accent folding, created by the
+migration) applied to the stored text and to the query alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import connection
+
+WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY_WORDS = 16
+
+# Accent folding table shared by the PostgreSQL function (see migrations) and Python code.
+FOLD_FROM = "àáâãäåāăąçćĉċčďđèéêëēĕėęěĝğġģĥħìíîïĩīĭįıĵķĺļľŀłñńņňŉòóôõöøōŏőœŕŗřśŝşšţťŧùúûüũūŭůűųŵýÿŷźżžß"
+FOLD_TO = "aaaaaaaaacccccddeeeeeeeeegggghhiiiiiiiiijklllllnnnnnoooooooooorrrsssstttuuuuuuuuuuwyyyzzzs"
+assert len(FOLD_FROM) == len(FOLD_TO), "accent folding table is misaligned"
+
+
+_FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO)
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents exactly as ``veille_fold()`` does in PostgreSQL."""
+    return text.lower().translate(_FOLD_TABLE)
+
+
+def query_words(query: str) -> list[str]:
+    return [fold(word) for word in WORD.findall(query)][:MAX_QUERY_WORDS]
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def search_post_ids(workspace_id: int, query: str, limit: int = 50, before_id: int | None = None) -> list[int]:
+    """Ids of the workspace's posts containing every word of ``query``, newest first."""
+    words = query_words(query)
+    if not words:
+        return []
+    with connection.cursor() as cursor:
+        if is_postgres():
+            # Words are \w+ only, so they cannot carry tsquery operators; the last is a prefix.
+            tsquery = " & ".join(words[:-1] + [words[-1] + ":*"])
+            sql = (
+                "SELECT id FROM ingest_post WHERE workspace_id = %s AND search_vector @@ to_tsquery('simple', %s)"
+                + (" AND id < %s" if before_id else "")
+                + " ORDER BY id DESC LIMIT %s"
+            )
+            params: list = [workspace_id, tsquery] + ([before_id] if before_id else []) + [limit]
+        else:
+            # Every word as a quoted FTS5 string (no operator injection); the last one as a prefix.
+            match = " ".join('"' + word.replace('"', '""') + '"' for word in words) + "*"
+            sql = (
+                "SELECT p.id FROM ingest_post_fts f JOIN ingest_post p ON p.id = f.rowid "
+                "WHERE ingest_post_fts MATCH %s AND p.workspace_id = %s"
+                + (" AND p.id < %s" if before_id else "")
+                + " ORDER BY f.rowid DESC LIMIT %s"
+            )
+            params = [match, workspace_id] + ([before_id] if before_id else []) + [limit]
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]

@@ -1,0 +1,219 @@
+"""Batch language identification with py3langid's own model, vectorised with numpy.
+
+py3langid (langid.py) walks each text's UTF-8 bytes through a deterministic automaton: every
+state reached may emit one n-gram feature, the per-text feature counts are turned into
+``log1p(count)``, multiplied by the naive Bayes table ``nb_ptc`` and added to the class priors
+``nb_pc``. Its ``classify`` does that walk in a Python loop, one byte at a time, one text at a
+time (tens of microseconds per tweet).
+
+Here the same model is loaded from the installed py3langid package and the walk runs over a
+whole batch at once: texts are sorted by length, so at byte position ``p`` the texts still
+running are a prefix of the batch, and every position is one vectorised step (gather the
+transition, gather the emitted feature). The emitted features become a sparse text x feature
+count matrix and one sparse product with the naive Bayes table (restricted to our languages)
+gives every score. The few very long texts that would keep the loop going alone are finished
+with a plain Python walk, so one huge text does not cost a numpy call per byte.
+
+The result is the same as ``py3langid``'s ``classify`` restricted with ``set_languages`` to the
+same languages (the tests check it), up to float rounding in the last bits of the scores.
+
+Model layout expected (py3langid 0.4): ``tk_nextmove`` holds de-duplicated 256-entry transition
+rows, ``tk_row`` maps a state to its row, ``tk_output[state]`` is the feature the state emits
+(or -1); scores use ``log1p`` of the counts. Other layouts are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+# Texts processed per vectorised walk; bounds the padded byte matrix (positions x texts).
+CHUNK = 8192
+# Once fewer texts than this are still being walked, finish them with the Python walk.
+MIN_ACTIVE = 24
+RAW_FLOOR = float(np.finfo(np.float32).min)
+
+
+class LangIdModelError(RuntimeError):
+    """The installed py3langid model does not have the layout this module understands."""
+
+
+def encode_like_py3langid(text: str) -> bytes:
+    """The bytes py3langid walks for ``text`` (same steps as its ``_encode``)."""
+    if text.isupper():
+        text = text.lower()
+    text = unicodedata.normalize("NFC", text)
+    return text.encode("utf8", errors="surrogatepass")
+
+
+def _load_py3langid_model():
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise LangIdModelError("py3langid is not installed (pip install 'py3langid>=0.4,<0.5')") from exc
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE)
+    for attr in ("tk_nextmove", "tk_output", "tk_row", "nb_ptc", "nb_pc", "nb_classes"):
+        if not hasattr(ident, attr):
+            raise LangIdModelError(
+                f"py3langid model has no '{attr}': this module expects the py3langid 0.4 layout"
+            )
+    return ident
+
+
+class BatchLanguageIdentifier:
+    """py3langid's model, restricted to ``languages``, scoring whole batches at once."""
+
+    def __init__(self, languages: Sequence[str]):
+        ident = _load_py3langid_model()
+        all_classes = list(ident.nb_classes)
+        unknown = set(languages) - set(all_classes)
+        if unknown:
+            raise ValueError(f"py3langid does not know language code(s): {sorted(unknown)}")
+        wanted = set(languages)
+        # Same columns, same order as py3langid's set_languages (model order), so ties break alike.
+        cols = [i for i, c in enumerate(all_classes) if c in wanted]
+        self.columns = [all_classes[i] for i in cols]
+        self.labels: list[str] = list(dict.fromkeys(self.columns))
+        # column -> index of its label (aliases such as two "sr" columns share one label)
+        self._col_label = np.array([self.labels.index(c) for c in self.columns], dtype=np.intp)
+        self._has_alias = len(self.labels) != len(self.columns)
+
+        ptc = np.asarray(ident.nb_ptc)
+        self.nb_ptc = np.ascontiguousarray(ptc[:, cols], dtype=np.float32)
+        self.nb_pc = np.asarray(ident.nb_pc, dtype=np.float32)[cols]
+        self.n_features = self.nb_ptc.shape[0]
+
+        # Transition table: keep py3langid's array (no copy) and a numpy view on it.
+        self._nm_py = ident.tk_nextmove
+        self._nm = np.frombuffer(ident.tk_nextmove, dtype=np.dtype(f"u{ident.tk_nextmove.itemsize}"))
+        row = np.frombuffer(ident.tk_row, dtype=np.dtype(f"u{ident.tk_row.itemsize}"))
+        self._rowbase = row.astype(np.int64) << 8
+        self._rowbase_py = self._rowbase.tolist()
+        out = ident.tk_output
+        if isinstance(out, dict) or not hasattr(out, "__len__"):
+            raise LangIdModelError("py3langid tk_output is not one feature per state (0.4 layout expected)")
+        self._out = np.asarray(out, dtype=np.int32)
+        self._out_py = self._out.tolist()
+        if len(self._out) != len(self._rowbase):
+            raise LangIdModelError("py3langid model: tk_output and tk_row disagree in length")
+        if int(self._out.max()) >= self.n_features:
+            raise LangIdModelError("py3langid model: feature index beyond nb_ptc")
+        del ident  # the full 140-language table is not kept
+
+    # ------------------------------------------------------------------ walking
+    def _tail_walk(self, data: bytes, start: int, state: int, feats: list[int]) -> None:
+        nm, rb, out = self._nm_py, self._rowbase_py, self._out_py
+        append = feats.append
+        for byte in data[start:]:
+            state = nm[rb[state] + byte]
+            f = out[state]
+            if f >= 0:
+                append(f)
+
+    def count_matrix(self, encoded: Sequence[bytes]) -> sp.csr_matrix:
+        """Sparse (texts x features) matrix of feature counts for already encoded texts."""
+        n = len(encoded)
+        blocks = []
+        for lo in range(0, n, CHUNK):
+            blocks.append(self._count_chunk(encoded[lo:lo + CHUNK]))
+        if not blocks:
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+        return blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
+
+    def _count_chunk(self, encoded: Sequence[bytes]) -> sp.csr_matrix:
+        n = len(encoded)
+        lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=n)
+        order = np.argsort(-lengths, kind="stable")
+        slen = lengths[order]
+        # Vectorised walk covers positions while at least MIN_ACTIVE texts are running.
+        if n == 0 or slen[0] == 0:
+            return sp.csr_matrix((n, self.n_features), dtype=np.float32)
+        n_vec_pos = int(slen[min(MIN_ACTIVE, n) - 1])
+        # active[p] = number of texts longer than p (texts are sorted longest first)
+        active = np.searchsorted(-slen, -np.arange(n_vec_pos), side="left").astype(np.int64)
+
+        buf = np.frombuffer(b"".join(encoded[i] for i in order), dtype=np.uint8)
+        starts = np.zeros(n, dtype=np.int64)
+        np.cumsum(slen[:-1], out=starts[1:])
+        text_of_byte = np.repeat(np.arange(n, dtype=np.int64), slen)
+        pos_of_byte = np.arange(buf.size, dtype=np.int64) - starts[text_of_byte]
+        keep = pos_of_byte < n_vec_pos
+        bytes_pm = np.zeros((n_vec_pos, n), dtype=np.int64)  # position-major padded bytes
+        bytes_pm[pos_of_byte[keep], text_of_byte[keep]] = buf[keep]
+
+        nm, rowbase, out = self._nm, self._rowbase, self._out
+        state = np.zeros(n, dtype=np.int64)
+        feat_parts = []
+        for p in range(n_vec_pos):
+            a = active[p]
+            s = nm[rowbase[state[:a]] + bytes_pm[p, :a]]
+            state[:a] = s
+            feat_parts.append(out[s])
+        feats = np.concatenate(feat_parts) if feat_parts else np.empty(0, np.int32)
+        rows = np.concatenate([np.arange(a, dtype=np.int64) for a in active]) if n_vec_pos else np.empty(0, np.int64)
+
+        # Long tails: texts still running after the vectorised part.
+        tail_rows, tail_feats = [], []
+        for i in np.nonzero(slen > n_vec_pos)[0].tolist():
+            extra: list[int] = []
+            self._tail_walk(encoded[order[i]], n_vec_pos, int(state[i]), extra)
+            tail_rows.append(np.full(len(extra), i, dtype=np.int64))
+            tail_feats.append(np.asarray(extra, dtype=np.int32))
+        if tail_rows:
+            rows = np.concatenate([rows, *tail_rows])
+            feats = np.concatenate([feats, *tail_feats])
+
+        mask = feats >= 0
+        rows = order[rows[mask]]  # back to the caller's order
+        feats = feats[mask]
+        counts = sp.csr_matrix(
+            (np.ones(rows.size, dtype=np.float32), (rows, feats)), shape=(n, self.n_features)
+        )
+        counts.sum_duplicates()
+        return counts
+
+    # ------------------------------------------------------------------ scoring
+    def _column_scores(self, encoded: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        counts = self.count_matrix(encoded)
+        counts.data = np.log1p(counts.data)
+        scores = np.asarray(counts @ self.nb_ptc, dtype=np.float32) + self.nb_pc
+        empty = np.diff(counts.indptr) == 0
+        return scores, empty
+
+    def raw_scores(self, encoded: Sequence[bytes]) -> np.ndarray:
+        """py3langid's raw naive Bayes scores, one row per text, one column per label."""
+        scores, empty = self._column_scores(encoded)
+        if empty.any():
+            scores[empty] = RAW_FLOOR
+        if self._has_alias:
+            merged = np.full((scores.shape[0], len(self.labels)), -np.inf, dtype=np.float32)
+            for c, lab in enumerate(self._col_label):
+                np.maximum(merged[:, lab], scores[:, c], out=merged[:, lab])
+            scores = merged
+        return scores
+
+    def classify_raw(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """Exactly what py3langid's ``classify`` answers (restricted), for a batch of texts."""
+        scores = self.raw_scores([encode_like_py3langid(t) for t in texts])
+        best = scores.argmax(axis=1)
+        return [(self.labels[b], float(scores[i, b])) for i, b in enumerate(best.tolist())]
+
+    def probabilities(self, encoded: Sequence[bytes]) -> np.ndarray:
+        """Normalised class probabilities, as py3langid's ``norm_probs=True`` computes them
+        (raw scores tempered by the square root of the byte length, then softmax)."""
+        scores, empty = self._column_scores(encoded)
+        scores = scores.astype(np.float64)
+        scores[empty] = 0.0  # featureless text: uniform, as py3langid does
+        lengths = np.fromiter((len(b) or 1 for b in encoded), dtype=np.float64, count=len(encoded))
+        scores *= (1.0 / np.sqrt(lengths))[:, None]
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        if self._has_alias:  # aliases pool their probability mass, as in py3langid
+            merged = np.zeros((scores.shape[0], len(self.labels)))
+            np.add.at(merged.T, self._col_label, scores.T)
+            scores = merged
+        return scores

@@ -1,0 +1,1 @@
+"""Facebook Pages live connector: Graph API over httpx (comments, Messenger conversations)."""

@@ -1,0 +1,1 @@
+"""RSS / Atom connector: conditional GET with httpx, parsing with feedparser; read only."""

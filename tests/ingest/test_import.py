@@ -1,0 +1,111 @@
+"""``veille import``: every record persisted, malformed ones rejected with reason and line,
+the rest imported; exit status and counts as an operator reads them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from veille.ingest.importer import ImportFailed, import_file
+from veille.ingest.models import Post, RawItem, RawStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
+
+
+def test_malformed_twcs_file_imports_the_good_records_and_rejects_the_rest_with_line_numbers(source):
+    report = import_file(FIXTURES / "twcs_malformed.csv", source.id, "twcs")
+    stored = set(Post.objects.filter(source=source).values_list("external_id", flat=True))
+    assert {"1", "5", "7", "12"} <= stored
+    assert not {"2", "3", "4", "6", "8", "9"} & stored
+    assert report.imported == len(stored)
+    assert report.rejected == RawItem.objects.filter(source=source, status=RawStatus.DEAD).count() >= 6
+    reasons = dict(report.rejections)
+    assert any("UTF-8" in reason for reason in reasons.values())
+    assert any("NUL" in reason for reason in reasons.values())
+    assert any("yesterday" in reason for reason in reasons.values())
+    assert "UTF-8" in reasons["line 3"] and "NUL" in reasons["line 4"]
+    # The reply from the brand's care account is threaded to the customer's post.
+    reply = Post.objects.get(source=source, external_id="12")
+    assert reply.is_outbound
+
+
+def test_reimport_counts_duplicates_and_stores_nothing_twice(source):
+    first = import_file(FIXTURES / "twcs_sample.csv", source.id)
+    second = import_file(FIXTURES / "twcs_sample.csv", source.id)
+    assert first.imported > 0 and second.imported == 0
+    assert second.duplicates == first.imported
+    assert Post.objects.filter(source=source).count() == first.imported
+
+
+def test_gzipped_file_is_read_transparently(source, tmp_path):
+    packed = tmp_path / "sample.csv.gz"
+    packed.write_bytes(gzip.compress((FIXTURES / "twcs_sample.csv").read_bytes()))
+    report = import_file(packed, source.id)
+    assert report.imported == Post.objects.filter(source=source).count() > 0
+
+
+def test_preparing_in_a_child_process_gives_the_same_result(source, workspace):
+    from veille.sources.models import Source
+
+    inline = import_file(FIXTURES / "posts.ndjson", source.id, "ndjson", processes=1)
+    other = Source.objects.create(workspace=workspace, name="parallel", platform="import")
+    parallel = import_file(FIXTURES / "posts.ndjson", other.id, "ndjson", processes=2)
+    assert (inline.imported, inline.rejected) == (parallel.imported, parallel.rejected)
+    fields = ("external_id", "text", "language", "reply_to__external_id", "thread_root__external_id")
+    assert list(Post.objects.filter(source=source).order_by("external_id").values_list(*fields)) == \
+        list(Post.objects.filter(source=other).order_by("external_id").values_list(*fields))
+
+
+def test_missing_file_and_unknown_format_fail_clearly(source, tmp_path):
+    with pytest.raises(ImportFailed, match="no such file"):
+        import_file(tmp_path / "absent.csv", source.id)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n not a data file")
+    with pytest.raises(ImportFailed, match="junk.bin"):
+        import_file(junk, source.id)
+
+
+def database_url() -> str:
+    settings_dict = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return (f"postgresql://{settings_dict['USER'] or 'postgres'}@{settings_dict['HOST'] or '127.0.0.1'}:"
+                f"{settings_dict['PORT'] or '5432'}/{settings_dict['NAME']}")
+    return f"sqlite:///{os.path.abspath(settings_dict['NAME'])}"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VEILLE_DATABASE_URL": database_url(), "VEILLE_ENRICH": "false"}
+    return subprocess.run([sys.executable, "-m", "veille.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_cli_prints_counts_and_exits_zero_when_something_was_imported(db, tmp_path):
+    result = run_cli("import", str(FIXTURES / "twcs_malformed.csv"), "--source", "CLI", "--json")
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert counts["imported"] >= 4 and counts["rejected"] >= 6
+    assert "rejected line 3: invalid UTF-8" in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_exits_non_zero_when_nothing_could_be_read(db, tmp_path):
+    empty = tmp_path / "empty.ndjson"
+    empty.write_text("")
+    result = run_cli("import", str(empty), "--source", "CLI", "--format", "ndjson")
+    assert result.returncode == 1
+    assert "nothing could be read" in result.stderr
+    garbage = tmp_path / "garbage.ndjson"
+    garbage.write_bytes(b"{not json\n\xff\xfe\n")
+    result = run_cli("import", str(garbage), "--source", "CLI", "--format", "ndjson")
+    assert result.returncode == 1
+    assert "every one was rejected" in result.stderr
+    result = run_cli("import", str(tmp_path / "absent.csv"), "--source", "CLI")
+    assert result.returncode == 1 and "no such file" in result.stderr
