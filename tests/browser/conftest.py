@@ -99,4 +99,4 @@ def log_in(page, desk: Desk, username: str = "cm", password: str = "a-long-test-
     page.goto(desk.url + "/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.click("#login-form button[type=submit]")

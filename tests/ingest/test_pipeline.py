@@ -144,3 +144,16 @@ def test_poison_item_goes_dead_after_max_attempts(source, monkeypatch):
     poison = RawItem.objects.get(external_id="poison")
     assert poison.status == RawStatus.DEAD
     assert "database said no" in poison.error
+
+
+def test_hostile_bytes_are_kept_for_inspection_on_every_database(source):
+    surrogate = make_post("u1", text="broken \ud800 surrogate")
+    queue.intake(source.id, "ndjson", [
+        RawRecord(payload=surrogate, external_id="u1", line=1),
+        BadRecord("NUL byte in line", "a\x00b \udcff", line=2),
+    ])
+    Worker(source_id=source.id).drain()
+    dead = RawItem.objects.get(line=2)
+    assert dead.status == RawStatus.DEAD and "\x00" not in dead.payload
+    # The post with a broken character is stored, the character replaced.
+    assert Post.objects.get(external_id="u1").text == "broken ? surrogate"

@@ -1,23 +1,47 @@
-"""The enrich step: language, sentiment, complaint and abuse for a batch of texts."""
+"""The enrich step: language always; sentiment, complaint and abuse when enabled."""
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Sequence
 
 from veille.ingest.store import PostRow
+
+log = logging.getLogger("veille.ingest")
+_warned: list[bool] = []
+
+
+@functools.cache
+def _language_detector():
+    # Language alone needs no trained model file: it runs py3langid's model, vectorised.
+    from veille.nlp.analyzer import LanguageDetector
+
+    return LanguageDetector()
+
+
+def _analyzer():
+    """The trained models, or None (language only) when their files are missing from this install."""
+    from veille.nlp.analyzer import ModelFilesMissing, get_analyzer
+
+    try:
+        return get_analyzer()
+    except ModelFilesMissing as error:
+        if not _warned:
+            log.error("sentiment, complaint and abuse are off: %s", error)
+            _warned.append(True)
+        return None
 
 
 def enrich(rows: Sequence[PostRow], *, full: bool = True) -> None:
     """Fill the enrichment columns of ``rows`` in place (one batched call to the models)."""
     if not rows:
         return
-    from veille.nlp.analyzer import get_analyzer
-
-    analyzer = get_analyzer()
     texts = [row.text for row in rows]
-    if not full:
-        for row, (language, score) in zip(rows, analyzer.detect_languages(texts), strict=True):
-            row.language, row.language_score = language, score
+    analyzer = _analyzer() if full else None
+    if analyzer is None:
+        for row, (language, score) in zip(rows, _language_detector().detect(texts), strict=True):
+            row.language, row.language_score = language, round(score, 4)
         return
     version = analyzer.model_version
     for row, analysis in zip(rows, analyzer.analyze(texts), strict=True):

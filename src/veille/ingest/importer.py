@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import os
 import time
@@ -158,7 +157,7 @@ def _prepared_chunks(records: Iterator[RawRecord | BadRecord], format_name: str,
         except Exception:
             log.exception("preparing an import chunk failed; it will be processed item by item")
             prepared = None
-        payloads = [json.dumps(record.payload, ensure_ascii=False) for record in good]
+        payloads = [queue.payload_json(record.payload) for record in good]
         # The payload dicts are no longer needed; dropping them makes the chunk cheap to pass on.
         light = [record if isinstance(record, BadRecord) else RawRecord({}, record.external_id, record.line, record.location)
                  for record in chunk]

@@ -116,6 +116,13 @@ def _normalize(item: Incoming, source: SourceInfo) -> NormalizedPost:
         raise NormalizeError("NUL byte in text")
     if post.created_at.tzinfo is None:
         raise NormalizeError("created_at has no time zone")
+    # A lone surrogate (broken emoji from a platform) cannot be stored: replace it, keep the post.
+    for field in ("text", "author_handle", "author_name"):
+        value = getattr(post, field)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            setattr(post, field, value.encode("utf-8", "replace").decode("utf-8"))
     return post
 
 

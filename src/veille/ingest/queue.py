@@ -34,6 +34,28 @@ class ClaimedItem:
     attempts: int
 
 
+def storable_text(text: str) -> str:
+    """Text any database column accepts: PostgreSQL refuses NUL characters, and no driver can
+    encode a lone surrogate. Used for rejected input, which is kept to be looked at."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def payload_json(payload: Any) -> str:
+    """A payload as JSON text; non-ASCII kept readable unless it cannot be stored as UTF-8."""
+    text = json.dumps(payload, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(payload)  # lone surrogates become \ud800-style escapes
+    return text
+
+
 RAW_COLUMNS = (
     "source_id, format, external_id, payload, line, location, status, error, received_at, processed_at, "
     "attempts, lease_owner, lease_until"
@@ -65,10 +87,11 @@ def intake(
     dead: list[tuple[Any, ...]] = []
     for record in records:
         if isinstance(record, BadRecord):
-            dead.append((source_id, format_name, None, record.raw_text, record.line, record.location[:200],
-                         RawStatus.DEAD.value, record.reason[:2000], now, now, 0, "", None))
+            dead.append((source_id, format_name, None, storable_text(record.raw_text), record.line,
+                         storable_text(record.location[:200]), RawStatus.DEAD.value, storable_text(record.reason[:2000]),
+                         now, now, 0, "", None))
         else:
-            payload = payloads[len(good)] if payloads is not None else json.dumps(record.payload, ensure_ascii=False)
+            payload = payloads[len(good)] if payloads is not None else payload_json(record.payload)
             good.append((source_id, format_name, record.external_id, payload, record.line, record.location[:200],
                          RawStatus.PENDING.value, "", now, None, 1 if lease_owner else 0, lease_owner, lease_until))
     ids: list[int] = []
@@ -133,7 +156,7 @@ def mark_dead(errors: Sequence[tuple[int, str]], now: datetime) -> None:
     sql.executemany(
         "UPDATE ingest_rawitem SET status = 'dead', error = %s, processed_at = %s, lease_owner = '', "
         "lease_until = NULL WHERE id = %s",
-        [(reason[:2000], stamp, item_id) for item_id, reason in errors],
+        [(storable_text(reason[:2000]), stamp, item_id) for item_id, reason in errors],
     )
 
 
@@ -144,7 +167,7 @@ def release(ids: Sequence[int], error: str) -> None:
             cursor.execute(
                 f"UPDATE ingest_rawitem SET lease_owner = '', lease_until = NULL, error = %s "
                 f"WHERE status = 'pending' AND id IN ({','.join(['%s'] * len(part))})",
-                [error[:2000], *part],
+                [storable_text(error[:2000]), *part],
             )
 
 
