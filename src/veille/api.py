@@ -37,9 +37,11 @@ def _register_routers() -> None:
     from veille.ingest.api import router as posts_router
 
     api.add_router("/posts", posts_router)
+    from veille.care.api import router as care_router
     from veille.nlp.api import router as nlp_router
 
     api.add_router("/nlp", nlp_router)
+    api.add_router("/care", care_router)
 
 
 _register_routers()

@@ -106,6 +106,14 @@ def add_platform_jobs(scheduler, worker) -> None:
 
     scheduler.every(1.0, "poll-sources", poll)
     scheduler.every(1.0, "send-outbound", lambda: send_due_actions(owner))
+    # Care desk timers; each is safe to run in several processes at once (conditional updates).
+    from veille.care import actions as care_actions
+
+    scheduler.every(60, "care-sla", care_actions.check_sla)
+    scheduler.every(60, "care-reassign", care_actions.reassign_stale)
+    scheduler.every(30, "care-auto-assign", care_actions.auto_assign_waiting)
+    scheduler.every(5, "care-reply-results", care_actions.sync_reply_results)
+    scheduler.every(60, "care-presence", care_actions.expire_presence)
 
 
 def cmd_web(args: argparse.Namespace) -> int:

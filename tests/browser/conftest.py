@@ -52,8 +52,10 @@ def desk(tmp_path_factory) -> Iterator[Desk]:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "VEILLE_DATABASE_URL"}
     env.update(VEILLE_VAR_DIR=str(var_dir), VEILLE_DEMO_RATE_PER_MIN="120", VEILLE_LANGUAGE="en", VEILLE_LOG_LEVEL="WARNING")
+    # The desk's output goes to a file: an unread pipe fills up and blocks the server.
+    log_file = open(var_dir / "desk.log", "w")  # noqa: SIM115 - closed at teardown
     process = subprocess.Popen([sys.executable, "-m", "veille.cli", "run", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=log_file, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -62,8 +64,8 @@ def desk(tmp_path_factory) -> Iterator[Desk]:
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout else ""
                 process.kill()
+                output = (var_dir / "desk.log").read_text()
                 pytest.fail(f"veille run did not start:\n{output}")
             time.sleep(0.3)
     desk = Desk(url, var_dir, env)
@@ -74,6 +76,7 @@ def desk(tmp_path_factory) -> Iterator[Desk]:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+    log_file.close()
 
 
 @pytest.fixture(scope="session")

@@ -5,3 +5,10 @@ class CareConfig(AppConfig):
     name = "veille.care"
     label = "care"
     verbose_name = "Care desk"
+
+    def ready(self) -> None:
+        from veille.care.routing import on_posts_stored
+        from veille.ingest.pipeline import POST_STORE_HOOKS
+
+        if on_posts_stored not in POST_STORE_HOOKS:
+            POST_STORE_HOOKS.append(on_posts_stored)
