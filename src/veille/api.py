@@ -38,10 +38,12 @@ def _register_routers() -> None:
 
     api.add_router("/posts", posts_router)
     from veille.care.api import router as care_router
+    from veille.listening.api import router as listening_router
     from veille.nlp.api import router as nlp_router
 
     api.add_router("/nlp", nlp_router)
     api.add_router("/care", care_router)
+    api.add_router("/listening", listening_router)
 
 
 _register_routers()

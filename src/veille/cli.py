@@ -114,6 +114,11 @@ def add_platform_jobs(scheduler, worker) -> None:
     scheduler.every(30, "care-auto-assign", care_actions.auto_assign_waiting)
     scheduler.every(5, "care-reply-results", care_actions.sync_reply_results)
     scheduler.every(60, "care-presence", care_actions.expire_presence)
+    # Listening alerts: evaluated on the minute rollups, delivered (e-mail, signed webhook) with retries.
+    from veille.listening import actions as listening_actions
+
+    scheduler.every(60, "listening-alerts", listening_actions.evaluate_alerts)
+    scheduler.every(15, "listening-deliveries", listening_actions.deliver_alerts)
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -311,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh database is created next to it)")
     b.add_argument("--format", default=None)
     b.add_argument("--no-enrich", action="store_true", help="language only, no sentiment/complaint/abuse models")
+    b.add_argument("--core", action="store_true",
+                   help="the ingest pipeline alone: without the apps' hooks on new posts (listening matches, care routing)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
     b = bench_sub.add_parser("nlp", help="all models together vs py3langid alone")

@@ -33,3 +33,20 @@ def login(user):
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _english_pages(settings):
+    """These tests read English messages; the desk's default language is French."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
+def _rule_based_tone(request, monkeypatch):
+    """Replies in these tests are terse stand-ins ("b", "one"); what the trained models think of
+    them is not what the tests are about. The model-based warnings are tested on their own."""
+    if request.node.get_closest_marker("tone_models"):
+        return
+    from veille.care import tone
+
+    monkeypatch.setattr(tone, "_analysis", lambda text: None)

@@ -156,6 +156,7 @@ def test_incident_groups_labels_bulk_replies_paced_and_summarises(brand_source, 
     assert Incident.objects.count() == 1
 
 
+@pytest.mark.tone_models
 def test_tone_check_rules_and_models():
     from veille.care import tone
 

@@ -23,6 +23,8 @@ def client_for(user) -> Client:
 
 def test_agent_corrects_through_the_page_and_history_shows_it(source, agent):
     ingest(source, [make_post("c1", text="Super, encore une panne")])
+    # Sarcasm the model misread (whatever it says today, start from a wrong verdict).
+    Post.objects.filter(external_id="c1").update(sentiment="positive", complaint=0.1)
     post = Post.objects.get(external_id="c1")
     client = client_for(agent)
     response = client.post(f"/posts/{post.id}/correct/", {"sentiment": "negative", "complaint": "1"})

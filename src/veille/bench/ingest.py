@@ -60,7 +60,13 @@ def main(args: argparse.Namespace) -> int:
 
         setup_django()
         migrate()
+        from veille.ingest.pipeline import POST_STORE_HOOKS
+
+        hooks = [f"{hook.__module__}.{hook.__name__}" for hook in POST_STORE_HOOKS]
+        if args.core:
+            POST_STORE_HOOKS.clear()
         figures = run(path, args.format)
+        figures["post_store_hooks"] = [] if args.core else hooks
     finally:
         if cleanup:
             cleanup()

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -116,6 +117,9 @@ def _normalize(item: Incoming, source: SourceInfo) -> NormalizedPost:
         raise NormalizeError("NUL byte in text")
     if post.created_at.tzinfo is None:
         raise NormalizeError("created_at has no time zone")
+    # One spelling of each character: a decomposed "é" must match, index and search like "é".
+    if not post.text.isascii():
+        post.text = unicodedata.normalize("NFC", post.text)
     # A lone surrogate (broken emoji from a platform) cannot be stored: replace it, keep the post.
     for field in ("text", "author_handle", "author_name"):
         value = getattr(post, field)

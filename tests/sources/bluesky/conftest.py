@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from tests.fakes.bluesky_server import APP_PASSWORD, BRAND_HANDLE, FakeBluesky
 
+from tests.fakes.bluesky_server import APP_PASSWORD, BRAND_HANDLE, FakeBluesky
 from veille.sources.bluesky.client import forget_sessions
 from veille.sources.bluesky.connector import BlueskyConnector
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.fakes.bluesky_server import BRAND_DID
 
+from tests.fakes.bluesky_server import BRAND_DID
 from veille.sources.bluesky.connector import build_facets, record_key
 from veille.sources.connector import (
     ConnectorError,

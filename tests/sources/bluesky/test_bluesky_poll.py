@@ -4,8 +4,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from tests.fakes.bluesky_server import BRAND_HANDLE
 
+from tests.fakes.bluesky_server import BRAND_HANDLE
 from veille.sources.base import NormalizeError
 from veille.sources.bluesky.connector import BlueskyConnector, parse_follow
 from veille.sources.connector import ConnectorError, NeedsReconnection, RateLimited, TransientError

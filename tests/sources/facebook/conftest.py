@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from tests.fakes.facebook_server import FakeGraph
 
 CARLA = {"id": "2001", "name": "Carla R"}

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 
+from tests.fakes.mastodon_server import TOKEN, FakeMastodon
 from veille.sources.mastodon.connector import MastodonConnector
 
 

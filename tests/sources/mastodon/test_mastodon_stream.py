@@ -4,8 +4,8 @@ import queue
 import threading
 
 import pytest
-from tests.fakes.mastodon_server import TOKEN
 
+from tests.fakes.mastodon_server import TOKEN
 from veille.sources.connector import NeedsReconnection
 from veille.sources.mastodon.connector import MastodonConnector
 from veille.sources.mastodon.streaming import parse_sse

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from tests.fakes.rss_server import FakeFeedHost
 
+from tests.fakes.rss_server import FakeFeedHost
 from veille.sources.rss.connector import RssConnector
 
 

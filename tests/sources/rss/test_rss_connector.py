@@ -4,8 +4,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.fakes.rss_server import atom_document, rss_document
 
+from tests.fakes.rss_server import atom_document, rss_document
 from veille.sources.base import MAX_TEXT_CHARS, NormalizeError
 from veille.sources.connector import (
     ConnectorError,

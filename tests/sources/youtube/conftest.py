@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from tests.fakes.youtube_server import FakeYouTube
 
 CHANNEL = "UCalpina000000000000000"

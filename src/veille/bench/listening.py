@@ -1,0 +1,275 @@
+"""``veille bench listening``: saved-search matching, ingest overhead, dashboards and search at scale.
+
+On a fresh database (SQLite in a temporary folder, or a new PostgreSQL database next to
+``--database-url``), N demo posts go twice through the pipeline (``prepare`` then ``write``),
+batch by batch and interleaved: once into a workspace without saved searches, once into a
+workspace with S saved searches (live matching, match rows and rollups in the same
+transaction). The NLP models are replaced by a cheap stand-in (this measures listening, not the
+models; with the real models each post costs more and the ratio is lower still), and only the
+listening hook is installed (other apps' hooks, such as care routing, are left out).
+``ingest_overhead_ratio`` is prepare + write with S searches over the same without;
+``write_overhead_ratio`` the write step alone (the strictest view).
+
+Figures: ``match_posts_per_s`` (documents built and matched against the S searches, Python
+only), ``ingest_overhead_ratio``, ``dashboard_p50_ms``/``p95`` (everything a saved search's
+dashboard page reads, over 7 and 30 days), ``search_p50_ms``/``p95`` (an ad-hoc query, top 20
+by recency, re-checked by the matcher) and ``saved_search_top20_p50_ms``/``p95`` (a saved
+search's latest 20 posts, read from its match rows, as its page and board columns do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--posts", type=int, default=100_000, help="posts to write (default 100000)")
+    parser.add_argument("--searches", type=int, default=200, help="saved searches (default 200)")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh database is created next to it)")
+    parser.add_argument("--batch", type=int, default=1000, help="posts per write transaction (default 1000)")
+    parser.add_argument("--rounds", type=int, default=60, help="timed dashboard and search requests (default 60)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+
+
+def main(args: argparse.Namespace) -> int:
+    from veille.bench.ingest import _fresh_postgres
+
+    cleanup = None
+    tmp = None
+    if args.database_url:
+        database_url, cleanup = _fresh_postgres(args.database_url)
+        os.environ["VEILLE_DATABASE_URL"] = database_url
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="veille-bench-")
+        os.environ.pop("VEILLE_DATABASE_URL", None)
+        os.environ["VEILLE_VAR_DIR"] = tmp.name
+    try:
+        from veille.cli import migrate, setup_django
+
+        setup_django()
+        migrate()
+        figures = run(args.posts, args.searches, batch=args.batch, rounds=args.rounds, seed=args.seed)
+    finally:
+        if cleanup:
+            cleanup()
+        if tmp:
+            tmp.cleanup()
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
+NEGATIVE = ("panne", "störung", "guasto", "outage", "down", "nul", "lent", "langsam", "lento", "slow", "😡", "🤬")
+POSITIVE = ("merci", "danke", "grazie", "thanks", "super", "top", "great", "❤")
+
+
+def cheap_enrich(rows, *, full: bool = True) -> None:
+    """Stand-in for the NLP models: language from the post, sentiment from a few words."""
+    for row in rows:
+        lowered = row.text.lower()
+        row.language = row.language or "en"
+        row.sentiment = ("negative" if any(w in lowered for w in NEGATIVE)
+                         else "positive" if any(w in lowered for w in POSITIVE) else "neutral")
+
+
+def make_queries(texts: list[str], count: int, rng: random.Random) -> list[str]:
+    """Saved searches a community team would write: brands, topics, phrases, hashtags, filters."""
+    from veille.listening.query import HASHTAG_RE, WORD_RE, fold
+
+    words: Counter = Counter()
+    tags: Counter = Counter()
+    bigrams: Counter = Counter()
+    for text in texts:
+        folded = fold(text)
+        tokens = [t for t in WORD_RE.findall(folded) if len(t) > 3 and not t.isdigit()]
+        words.update(set(tokens))
+        tags.update(set(HASHTAG_RE.findall(folded)))
+        bigrams.update(zip(tokens, tokens[1:], strict=False))
+    def top(counter: Counter, n: int) -> list:  # ties broken by value: the same queries on every run
+        return [key for key, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+    common = top(words, 400)[20:]  # the very commonest words are noise
+    rare = top(words, 3000)[400:]
+    hashtags = top(tags, 60)
+    phrases = [f'"{a} {b}"' for a, b in top(bigrams, 200)]
+    shapes = [
+        lambda: rng.choice(common),
+        lambda: f"{rng.choice(rare)} OR {rng.choice(rare)} OR {rng.choice(rare)}",
+        lambda: rng.choice(phrases),
+        lambda: "#" + rng.choice(hashtags),
+        lambda: f"{rng.choice(common)} lang:{rng.choice(['fr', 'de', 'it', 'en'])}",
+        lambda: f"({rng.choice(common)} OR {rng.choice(rare)}) -{rng.choice(common)}",
+        lambda: f"{rng.choice(common)[:4]}* sentiment:negative",
+        lambda: f"{rng.choice(common)} NEAR/3 {rng.choice(common)}",
+    ]
+    return [shapes[i % len(shapes)]() for i in range(count)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run(n_posts: int, n_searches: int, *, batch: int = 1000, rounds: int = 60, seed: int = 1) -> dict:
+    from django.db import connection
+
+    from veille.accounts.actions import create_workspace
+    from veille.ingest import pipeline
+    from veille.ingest import queries as post_queries
+    from veille.ingest.pipeline import Incoming, SourceInfo, prepare, write
+    from veille.listening import actions, queries
+    from veille.listening.models import SearchMatch
+    from veille.listening.query import Doc, Matcher, compile_query
+    from veille.listening.search import search_ids
+    from veille.listening.views import _dashboard
+    from veille.sources.demo import DemoGenerator
+    from veille.sources.models import Source
+
+    rng = random.Random(seed)
+    pipeline.enrich = cheap_enrich
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    # Enough time for the posts to spread over ~60 days, as a busy brand's history would.
+    rate = max(1.0, n_posts / (60 * 24 * 60))
+    generator = DemoGenerator(seed=seed, start=start, rate_per_min=rate, outage_at_min=60 * 24 * 20)
+    started = time.perf_counter()
+    posts = generator.posts(n_posts)
+    generate_s = time.perf_counter() - started
+
+    plain = create_workspace("Without searches", "bench-plain")
+    listened = create_workspace("With searches", "bench-listened")
+    plain_source = Source.objects.create(workspace=plain, name="demo", platform="import")
+    listened_source = Source.objects.create(workspace=listened, name="demo", platform="import")
+    query_texts = make_queries([p["text"] for p in posts[:20000]], n_searches, rng)
+    searches = [actions.create_search(listened, None, name=f"search {i}", query=q) for i, q in enumerate(query_texts)]
+    infos = {s.id: SourceInfo(s.id, s.workspace_id, "import", "", {}) for s in (plain_source, listened_source)}
+
+    # Live matching alone (Python): documents built and matched, as the ingest hook does.
+    matcher = Matcher([(s.id, compile_query(s.query)) for s in searches])
+    sample = posts[: min(len(posts), 50_000)]
+    started = time.perf_counter()
+    matched = 0
+    for post in sample:
+        doc = Doc(post["text"], language=post.get("lang") or "", sentiment="neutral", platform="import",
+                  handle=post["author"]["handle"].lower())
+        matched += len(matcher.match(doc))
+    match_s = time.perf_counter() - started
+
+    # Time spent in the listening hook itself, per workspace (the rest of the difference is the
+    # cost of larger tables and indexes).
+    from veille.listening import matching
+
+    hook_s = {plain.id: 0.0, listened.id: 0.0}
+    original_hook = matching.on_posts_stored
+
+    def timed_hook(workspace_id, stored, now):
+        t0 = time.perf_counter()
+        original_hook(workspace_id, stored, now)
+        hook_s[workspace_id] += time.perf_counter() - t0
+
+    # Only the listening hook runs (other apps' hooks, e.g. care routing, would time themselves).
+    hooks = pipeline.POST_STORE_HOOKS
+    saved_hooks = list(hooks)
+    hooks[:] = [timed_hook]
+    plain_s = listened_s = 0.0  # write step only
+    plain_total_s = listened_total_s = 0.0  # prepare (normalise, stand-in enrichment) + write
+    key = 0
+    for offset in range(0, len(posts), batch):
+        part = posts[offset:offset + batch]
+        for source in (plain_source, listened_source):
+            incoming = []
+            for post in part:
+                incoming.append(Incoming(key, source.id, "ndjson", post))
+                key += 1
+            t0 = time.perf_counter()
+            prepared = prepare(incoming, infos, full_enrichment=True)
+            t1 = time.perf_counter()
+            write(prepared)
+            t2 = time.perf_counter()
+            if source is plain_source:
+                plain_s += t2 - t1
+                plain_total_s += t2 - t0
+            else:
+                listened_s += t2 - t1
+                listened_total_s += t2 - t0
+
+    hooks[:] = saved_hooks
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # fresh statistics, as autovacuum / a running desk would have
+
+    now = start + timedelta(minutes=len(posts) / rate)
+    _dashboard(listened.id, searches[0].id, 7)  # warm-up: URL resolver, templates, statement caches
+    search_ids(listened.id, compile_query(query_texts[0]), limit=20)
+    dashboard_ms: list[float] = []
+    for i in range(rounds):
+        search = rng.choice(searches)
+        days = 7 if i % 2 else 30
+        t0 = time.perf_counter()
+        context = _dashboard(listened.id, search.id, days)
+        queries.share_of_voice(listened.id, searches[:5], *queries.period(days, now))
+        dashboard_ms.append((time.perf_counter() - t0) * 1000)
+        assert context["total"] >= 0
+    # Ad-hoc queries (top 20 by recency): the saved searches' queries, typed again.
+    search_ms: list[float] = []
+    found = 0
+    for _ in range(rounds):
+        compiled = compile_query(rng.choice(query_texts))
+        t0 = time.perf_counter()
+        found += len(search_ids(listened.id, compiled, limit=20))
+        search_ms.append((time.perf_counter() - t0) * 1000)
+
+    # A saved search's latest 20 posts (what its page and board column read): the match rows.
+    saved_ms: list[float] = []
+    for _ in range(rounds):
+        search = rng.choice(searches)
+        t0 = time.perf_counter()
+        post_queries.posts_by_ids(listened.id, queries.matching_posts(listened.id, search.id, limit=20))
+        saved_ms.append((time.perf_counter() - t0) * 1000)
+
+    total_matches = SearchMatch.objects.count()
+    return {
+        "database": connection.vendor,
+        "posts": len(posts),
+        "searches": len(searches),
+        "generate_s": round(generate_s, 2),
+        "match_posts_per_s": round(len(sample) / match_s, 1),
+        "matches_per_post": round(matched / len(sample), 3),
+        "ingest_s_without_searches": round(plain_total_s, 3),
+        "ingest_s_with_searches": round(listened_total_s, 3),
+        "ingest_overhead_ratio": round(listened_total_s / plain_total_s, 3) if plain_total_s else None,
+        "write_s_without_searches": round(plain_s, 3),
+        "write_s_with_searches": round(listened_s, 3),
+        "write_overhead_ratio": round(listened_s / plain_s, 3) if plain_s else None,
+        "hook_s_without_searches": round(hook_s[plain.id], 3),
+        "hook_s_with_searches": round(hook_s[listened.id], 3),
+        "match_rows": total_matches,
+        "dashboard_p50_ms": round(statistics.median(dashboard_ms), 2),
+        "dashboard_p95_ms": round(percentile(dashboard_ms, 0.95), 2),
+        "search_p50_ms": round(statistics.median(search_ms), 2),
+        "search_p95_ms": round(percentile(search_ms, 0.95), 2),
+        "search_hits_mean": round(found / rounds, 1),
+        "saved_search_top20_p50_ms": round(statistics.median(saved_ms), 2),
+        "saved_search_top20_p95_ms": round(percentile(saved_ms, 0.95), 2),
+        "batch": batch,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    sys.exit(main(parser.parse_args()))

@@ -1,0 +1,51 @@
+// Board of live columns: one server-sent-event stream for the whole board. Each event carries
+// a post already rendered (and escaped) by the server and the column it belongs to; the post
+// goes on top of that column and the column's unread counter goes up.
+(function () {
+  "use strict";
+  var board = document.getElementById("board");
+  if (!board || !window.EventSource) { return; }
+  var status = document.getElementById("board-status");
+  var seen = {};
+  var PER_COLUMN = 200;
+  Array.prototype.forEach.call(board.querySelectorAll(".column"), function (column) {
+    var id = column.getAttribute("data-column-id");
+    seen[id] = {};
+    Array.prototype.forEach.call(column.querySelectorAll(".column-post[data-post-id]"), function (el) {
+      seen[id][el.getAttribute("data-post-id")] = true;
+    });
+  });
+  var url = board.getAttribute("data-events-url") + "?after=" + encodeURIComponent(board.getAttribute("data-last-id") || "0");
+  var source = new EventSource(url);
+  source.addEventListener("open", function () {
+    status.textContent = status.getAttribute("data-connected");
+    status.classList.add("live");
+  });
+  source.addEventListener("error", function () {
+    status.textContent = status.getAttribute("data-disconnected");
+    status.classList.remove("live");
+  });
+  source.addEventListener("post", function (event) {
+    var data = JSON.parse(event.data);
+    var column = document.getElementById("column-" + data.column);
+    if (!column) { return; }
+    var key = String(data.column);
+    seen[key] = seen[key] || {};
+    if (seen[key][data.id]) { return; }
+    seen[key][data.id] = true;
+    var list = column.querySelector(".column-posts");
+    var empty = list.querySelector(".column-empty");
+    if (empty) { empty.remove(); }
+    var template = document.createElement("template");
+    template.innerHTML = data.html.trim();
+    var node = template.content.firstElementChild;
+    node.classList.add("fresh");
+    list.insertBefore(node, list.firstChild);
+    while (list.children.length > PER_COLUMN) { list.removeChild(list.lastElementChild); }
+    var unread = column.querySelector(".unread");
+    var count = parseInt(unread.getAttribute("data-count") || "0", 10) + 1;
+    unread.setAttribute("data-count", String(count));
+    unread.textContent = count > 99 ? "99+" : String(count);
+    unread.classList.add("has-unread");
+  });
+})();
