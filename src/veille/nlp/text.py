@@ -22,13 +22,18 @@ import re
 # nothing to a tweet-trained model and would only cost time.
 MAX_CHARS = 4000
 
-_URL = re.compile(r"(?:https?://|www\.)\S*|\bhttps?\b(?:…|\.\.\.)?", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w@])@\w+")
-_RT = re.compile(r"(?<!\w)RT(?=\s*@|\s*:)")
+# Patterns start with a literal so the regex engine can skip ahead (several times faster on
+# tweets than patterns that open with a look-behind); the look-behinds sit after the literal.
+_URL_FAST = r"h(?<!\wh)ttps?(?:://\S*|\b(?:…|\.\.\.)?)|www\.\S*"
+_MENTION_FAST = r"@(?<![\w@]@)\w+"
+_RT_FAST = r"RT(?<!\wRT)(?=\s*[@:])"
+_URL = re.compile(_URL_FAST)
+_URL_ANYCASE = re.compile(_URL_FAST, re.IGNORECASE)  # only used when "HTTP" / "Www." appear
+_MENTION = re.compile(_MENTION_FAST)
+_NOISE = re.compile("|".join((_URL_FAST, _MENTION_FAST, _RT_FAST)))
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _REPEAT = re.compile(r"(.)\1{3,}")
-_SPACES = re.compile(r"\s+")
 
 
 def safe_text(text: object) -> str:
@@ -53,23 +58,51 @@ def _unescape(text: str) -> str:
     return text
 
 
+def _base(text: object) -> str:
+    return _unescape(safe_text(text))
+
+
+def _has_url(text: str) -> bool:
+    return "ttp" in text or "TTP" in text or "ww." in text or "WW." in text
+
+
+def _odd_case_url(text: str) -> bool:
+    return "TTP" in text or "Http" in text or "WW." in text or "Www." in text
+
+
+def _language_view(text: str) -> str:
+    if "@" in text or "RT" in text or _has_url(text):
+        text = _NOISE.sub(" ", text)
+        if _odd_case_url(text):
+            text = _URL_ANYCASE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _model_view(text: str) -> str:
+    if _has_url(text):
+        text = _URL.sub(" http ", text)
+        if _odd_case_url(text):
+            text = _URL_ANYCASE.sub(" http ", text)
+    if "@" in text:
+        text = _MENTION.sub(" @user ", text)
+    text = _REPEAT.sub(r"\1\1\1", text.lower())
+    return " ".join(text.split())
+
+
 def for_language(text: object) -> str:
     """Text for language identification (see module docstring)."""
-    text = _unescape(safe_text(text))
-    text = _URL.sub(" ", text)
-    text = _MENTION.sub(" ", text)
-    text = _RT.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    return _language_view(_base(text))
 
 
 def for_models(text: object) -> str:
     """Text for the sentiment / complaint / abuse models (see module docstring)."""
-    text = _unescape(safe_text(text))
-    text = _URL.sub(" http ", text)
-    text = _MENTION.sub(" @user ", text)
-    text = text.lower()
-    text = _REPEAT.sub(r"\1\1\1", text)
-    return _SPACES.sub(" ", text).strip()
+    return _model_view(_base(text))
+
+
+def both_views(text: object) -> tuple[str, str]:
+    """``(for_language(text), for_models(text))``, sharing the common steps."""
+    base = _base(text)
+    return _language_view(base), _model_view(base)
 
 
 def letter_count(text: str) -> int:
