@@ -52,3 +52,9 @@ def enrich(rows: Sequence[PostRow], *, full: bool = True) -> None:
         row.complaint = analysis.complaint
         row.abuse = analysis.abuse
         row.model_version = version
+
+
+def warm_up(full: bool) -> None:
+    """Load the models now, e.g. before forking a preparing process that then shares them."""
+    if not full or _analyzer() is None:
+        _language_detector()

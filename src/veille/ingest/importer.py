@@ -109,6 +109,9 @@ def import_file(
             processes = 2 if (os.cpu_count() or 1) >= 2 and total > PARALLEL_FROM_BYTES else 1
         chunks = _prepared_chunks(records, name, source_id, sources, full, consumed)
         if processes > 1:
+            from veille.ingest.enrich import warm_up
+
+            warm_up(full)  # loaded once here, shared with the child by fork
             chunks = _in_child_process(chunks)
         importer_id = new_worker_id()
         for chunk in chunks:
