@@ -64,9 +64,9 @@ def main(args: argparse.Namespace) -> int:
     if not args.database_url:
         print("veille bench care: --database-url is required (PostgreSQL)", file=sys.stderr)
         return 2
-    from veille.bench.ingest import _fresh_postgres
+    from veille.bench import fresh_postgres
 
-    database_url, drop = _fresh_postgres(args.database_url)
+    database_url, drop = fresh_postgres(args.database_url)
     tmp = tempfile.TemporaryDirectory(prefix="veille-bench-care-")
     os.environ.update(VEILLE_DATABASE_URL=database_url, VEILLE_VAR_DIR=tmp.name, VEILLE_ENRICH="false",
                       VEILLE_SECRET_KEY=secrets.token_urlsafe(48), VEILLE_LOG_LEVEL="ERROR", VEILLE_DEMO="false")

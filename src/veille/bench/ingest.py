@@ -13,30 +13,10 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-
-def _fresh_postgres(url: str) -> tuple[str, callable]:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = f"veille_bench_{uuid.uuid4().hex[:10]}"
-    admin_url = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunparse(parsed._replace(path=f"/{name}")), drop
+from veille.bench import fresh_database
 
 
 def main(args: argparse.Namespace) -> int:
@@ -44,22 +24,9 @@ def main(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"veille bench ingest: {path}: no such file", file=sys.stderr)
         return 1
-    cleanup = None
-    tmp = None
-    if args.database_url:
-        database_url, cleanup = _fresh_postgres(args.database_url)
-        os.environ["VEILLE_DATABASE_URL"] = database_url
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="veille-bench-")
-        os.environ.pop("VEILLE_DATABASE_URL", None)
-        os.environ["VEILLE_VAR_DIR"] = tmp.name
     if args.no_enrich:
         os.environ["VEILLE_ENRICH"] = "false"
-    try:
-        from veille.cli import migrate, setup_django
-
-        setup_django()
-        migrate()
+    with fresh_database(args.database_url):
         from veille.ingest.pipeline import POST_STORE_HOOKS
 
         hooks = [f"{hook.__module__}.{hook.__name__}" for hook in POST_STORE_HOOKS]
@@ -67,11 +34,6 @@ def main(args: argparse.Namespace) -> int:
             POST_STORE_HOOKS.clear()
         figures = run(path, args.format)
         figures["post_store_hooks"] = [] if args.core else hooks
-    finally:
-        if cleanup:
-            cleanup()
-        if tmp:
-            tmp.cleanup()
     if args.json:
         print(json.dumps(figures))
     else:

@@ -26,7 +26,6 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -43,28 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from veille.bench.ingest import _fresh_postgres
+    from veille.bench import fresh_database
 
-    cleanup = None
-    tmp = None
-    if args.database_url:
-        database_url, cleanup = _fresh_postgres(args.database_url)
-        os.environ["VEILLE_DATABASE_URL"] = database_url
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="veille-bench-")
-        os.environ.pop("VEILLE_DATABASE_URL", None)
-        os.environ["VEILLE_VAR_DIR"] = tmp.name
-    try:
-        from veille.cli import migrate, setup_django
-
-        setup_django()
-        migrate()
+    with fresh_database(args.database_url):
         figures = run(args.posts, args.searches, batch=args.batch, rounds=args.rounds, seed=args.seed)
-    finally:
-        if cleanup:
-            cleanup()
-        if tmp:
-            tmp.cleanup()
     if args.json:
         print(json.dumps(figures))
     else:
