@@ -73,7 +73,8 @@ def test_agent_handles_a_conversation_end_to_end(desk, page, tmp_path):
     page.wait_for_selector("#replies li.reply.state-queued")
     assert "restarting your line" in page.inner_text("#replies")
     page.keyboard.press("e")  # resolve
-    page.wait_for_function("document.getElementById('conv-status').innerText.includes('Resolved')")
+    # (Locator waits: the page's Content-Security-Policy forbids evaluating strings.)
+    page.locator("#conv-status", has_text="Resolved").wait_for()
     assert page.evaluate("window.__pwned") is None
     page.goto(f"{desk.url}/care/?queue=closed&q={marker}")
     assert page.locator("#queue-rows tr.conv-row").count() == 1
