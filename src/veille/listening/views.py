@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, close_old_connections
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -44,13 +43,11 @@ from veille.listening.models import (
 )
 from veille.listening.query import QuerySyntaxError, compile_query
 from veille.listening.search import search_ids
-from veille.web.live import bus
+from veille.web.live import event_stream
 
 MANAGE_LISTENING = frozenset({Role.ADMIN, Role.COMMUNITY_MANAGER, Role.ANALYST})
 ACT_ON_POSTS = frozenset({Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT})
 PERIODS = (1, 7, 30, 90)
-STREAM_MAX_S = 300
-STREAM_KEEPALIVE_S = 15
 COLUMN_POSTS = 20
 EXPORT_MAX_POSTS = 100_000
 CSV_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -458,51 +455,29 @@ def _sse_column_post(request: HttpRequest, column_id: int, post: Post, caps: dic
 @require_GET
 def board_events(request: HttpRequest) -> StreamingHttpResponse:
     """One server-sent-event stream for the whole board: each new post, rendered, for each column it belongs to."""
-    try:
-        after = int(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
-    except ValueError:
-        after = 0
     workspace_id = request.workspace.id
-    language = translation.get_language()
     board = actions.board_for(request.workspace, request.user)
     caps: dict[str, frozenset] = {}
 
-    def events() -> Iterator[str]:
-        nonlocal after
-        translation.activate(language)
-        yield "retry: 3000\n: connected\n\n"
-        deadline = time.monotonic() + STREAM_MAX_S
-        generation = bus.generation
-        last_sent = time.monotonic()
-        try:
-            while time.monotonic() < deadline:
-                top = Post.objects.filter(workspace_id=workspace_id).order_by("-id").values_list("id", flat=True).first() or 0
-                if top > after:
-                    for column in board.columns.all():
-                        kind = COLUMN_KINDS.get(column.kind)
-                        if kind is None:
-                            continue
-                        ids = kind.post_ids(column, workspace_id, after_id=after, upto_id=top, limit=COLUMN_POSTS)
-                        posts = post_queries.posts_by_ids(workspace_id, ids)
-                        for post in reversed(posts):
-                            platform = post.source.platform
-                            if platform not in caps:
-                                caps[platform] = actions.capabilities(platform)
-                            yield _sse_column_post(request, column.id, post, caps)
-                    yield f"id: {top}\nevent: cursor\ndata: {top}\n\n"
-                    after = top
-                    last_sent = time.monotonic()
-                elif time.monotonic() - last_sent >= STREAM_KEEPALIVE_S:
-                    yield ": keepalive\n\n"
-                    last_sent = time.monotonic()
-                generation = bus.wait(generation, timeout=2.0)
-        finally:
-            close_old_connections()
+    def poll(after: int) -> tuple[list[str], int, bool]:
+        top = Post.objects.filter(workspace_id=workspace_id).order_by("-id").values_list("id", flat=True).first() or 0
+        if top <= after:
+            return [], after, False
+        chunks: list[str] = []
+        for column in board.columns.all():
+            kind = COLUMN_KINDS.get(column.kind)
+            if kind is None:
+                continue
+            ids = kind.post_ids(column, workspace_id, after_id=after, upto_id=top, limit=COLUMN_POSTS)
+            for post in reversed(post_queries.posts_by_ids(workspace_id, ids)):
+                platform = post.source.platform
+                if platform not in caps:
+                    caps[platform] = actions.capabilities(platform)
+                chunks.append(_sse_column_post(request, column.id, post, caps))
+        chunks.append(f"id: {top}\nevent: cursor\ndata: {top}\n\n")
+        return chunks, top, False
 
-    response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return event_stream(request, poll)
 
 
 @workspace_required(ACT_ON_POSTS)

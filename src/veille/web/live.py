@@ -15,8 +15,11 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 
-from django.db import connection
+from django.db import close_old_connections, connection
+from django.http import StreamingHttpResponse
+from django.utils import translation
 
 log = logging.getLogger("veille.live")
 CHANNEL = "veille_live"
@@ -97,3 +100,49 @@ def _listen_forever() -> None:
         except Exception:
             log.exception("live listener lost its connection; reconnecting")
             time.sleep(2)
+
+
+# A stream connection is recycled after this long (the browser reconnects at once with
+# Last-Event-ID), so server threads are never held forever by forgotten tabs.
+STREAM_MAX_S = 300
+STREAM_KEEPALIVE_S = 15
+
+# poll(after) → (rendered events, the new cursor, whether more are waiting right now)
+Poll = Callable[[int], tuple[list[str], int, bool]]
+
+
+def event_stream(request, poll: Poll) -> StreamingHttpResponse:
+    """A server-sent-event response that calls ``poll`` whenever the bus signals something new
+    (and every 2 s regardless), resuming from the browser's Last-Event-ID."""
+    try:
+        after = int(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
+    except ValueError:
+        after = 0
+    language = translation.get_language()
+
+    def events() -> Iterator[str]:
+        nonlocal after
+        translation.activate(language)
+        yield "retry: 3000\n: connected\n\n"
+        deadline = time.monotonic() + STREAM_MAX_S
+        generation = bus.generation
+        last_sent = time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                chunks, after, more = poll(after)
+                if chunks:
+                    yield from chunks
+                    last_sent = time.monotonic()
+                if more:
+                    continue
+                if time.monotonic() - last_sent >= STREAM_KEEPALIVE_S:
+                    yield ": keepalive\n\n"
+                    last_sent = time.monotonic()
+                generation = bus.wait(generation, timeout=2.0)
+        finally:
+            close_old_connections()
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import close_old_connections
 from django.http import (
     Http404,
     HttpRequest,
@@ -32,12 +29,7 @@ from veille.accounts.permissions import CORRECT_LABELS, MANAGE_SOURCES, has_role
 from veille.ingest import queries
 from veille.ingest.models import Post, Sentiment
 from veille.ingest.search import search_post_ids
-from veille.web.live import bus
-
-# A stream connection is recycled after this long (the browser reconnects at once with
-# Last-Event-ID), so server threads are never held forever by forgotten tabs.
-STREAM_MAX_S = 300
-STREAM_KEEPALIVE_S = 15
+from veille.web.live import event_stream
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -123,40 +115,13 @@ def _sse_post(post: Post) -> str:
 @require_GET
 def stream_events(request: HttpRequest) -> StreamingHttpResponse:
     """Server-sent events: every new post of the workspace, rendered, in order."""
-    try:
-        after = int(request.headers.get("Last-Event-ID") or request.GET.get("after") or 0)
-    except ValueError:
-        after = 0
     workspace_id = request.workspace.id
-    language = translation.get_language()
 
-    def events() -> Iterator[str]:
-        nonlocal after
-        translation.activate(language)
-        yield "retry: 3000\n: connected\n\n"
-        deadline = time.monotonic() + STREAM_MAX_S
-        generation = bus.generation
-        last_sent = time.monotonic()
-        try:
-            while time.monotonic() < deadline:
-                posts = queries.recent_posts(workspace_id, limit=100, after_id=after)
-                for post in posts:
-                    yield _sse_post(post)
-                    after = post.id
-                    last_sent = time.monotonic()
-                if len(posts) == 100:
-                    continue  # more are waiting
-                if time.monotonic() - last_sent >= STREAM_KEEPALIVE_S:
-                    yield ": keepalive\n\n"
-                    last_sent = time.monotonic()
-                generation = bus.wait(generation, timeout=2.0)
-        finally:
-            close_old_connections()
+    def poll(after: int) -> tuple[list[str], int, bool]:
+        posts = queries.recent_posts(workspace_id, limit=100, after_id=after)
+        return [_sse_post(post) for post in posts], (posts[-1].id if posts else after), len(posts) == 100
 
-    response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return event_stream(request, poll)
 
 
 @workspace_required()
