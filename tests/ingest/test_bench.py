@@ -25,5 +25,5 @@ def test_bench_ingest_prints_posts_per_second_and_a_ratio_against_its_baseline(t
     for key in ("seconds", "posts_per_s", "baseline_posts_per_s", "ratio"):
         assert figures[key] > 0, key
     assert figures["ratio"] == pytest.approx(figures["posts_per_s"] / figures["baseline_posts_per_s"], rel=0.01, abs=0.001)
-    assert figures["post_store_hooks"] == []
+    assert figures["app_hooks"] == []
     assert not list(tmp_path.glob("veille.sqlite3*")), "the benchmark uses its own temporary database"

@@ -109,3 +109,60 @@ def test_cli_exits_non_zero_when_nothing_could_be_read(db, tmp_path):
     assert "every one was rejected" in result.stderr
     result = run_cli("import", str(tmp_path / "absent.csv"), "--source", "CLI")
     assert result.returncode == 1 and "no such file" in result.stderr
+
+
+def _write_ndjson(path: Path, posts: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(post) + "\n" for post in posts), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_raw_items_of_an_import_are_stored_once_with_their_final_status(source, tmp_path, processes, monkeypatch):
+    from tests.support import make_post
+    from veille.ingest import importer
+
+    def refuse_fallback(*args, **kwargs):
+        raise AssertionError("a chunk fell back to the worker path")
+
+    monkeypatch.setattr(importer.queue, "intake", refuse_fallback)
+
+    posts = [make_post(f"s{i}", minutes=i) for i in range(6)]
+    posts.append(make_post("s1", text="the same id again in the file"))  # a duplicate inside the file
+    broken = make_post("s-broken")
+    broken["created_at"] = "last tuesday"
+    posts.append(broken)
+    path = _write_ndjson(tmp_path / "posts.ndjson", posts)
+    report = import_file(path, source.id, "ndjson", processes=processes)
+    assert (report.read, report.imported, report.duplicates, report.rejected) == (8, 6, 1, 1)
+    items = list(RawItem.objects.filter(source=source).order_by("id"))
+    assert [item.status for item in items] == ["done"] * 6 + ["duplicate", "dead"]
+    assert all(item.processed_at is not None and item.lease_owner == "" for item in items)
+    assert "last tuesday" in items[-1].error and items[-1].line == 8
+    posts_by_raw = dict(Post.objects.filter(source=source).values_list("raw_item_id", "external_id"))
+    assert posts_by_raw == {item.id: f"s{i}" for i, item in enumerate(items[:6])}
+
+    again = import_file(path, source.id, "ndjson", processes=processes)  # every post already stored
+    assert (again.imported, again.duplicates, again.rejected) == (0, 7, 1)
+    assert Post.objects.filter(source=source).count() == 6
+    assert not RawItem.objects.filter(source=source, status=RawStatus.PENDING).exists()
+
+
+def test_a_chunk_whose_write_fails_is_queued_and_processed_item_by_item(source, tmp_path, monkeypatch):
+    from tests.support import make_post
+    from veille.ingest import pipeline
+
+    def refuse_poison(workspace_id, stored, now):
+        if any("POISON" in post.row.text for post in stored):
+            raise RuntimeError("an app refused this post")
+
+    monkeypatch.setattr(pipeline, "POST_STORE_HOOKS", [*pipeline.POST_STORE_HOOKS, refuse_poison])
+    posts = [make_post(f"f{i}", minutes=i) for i in range(5)] + [make_post("f-poison", text="POISON pill")]
+    report = import_file(_write_ndjson(tmp_path / "posts.ndjson", posts), source.id, "ndjson", processes=1)
+    assert sorted(Post.objects.filter(source=source).values_list("external_id", flat=True)) == [f"f{i}" for i in range(5)]
+    assert report.imported == 5
+    # The poison item is retried until its attempts run out, then rejected with the reason.
+    poison = RawItem.objects.get(source=source, external_id="f-poison")
+    assert poison.status == RawStatus.DEAD
+    assert "an app refused this post" in poison.error
+    assert report.rejected == 1
+    assert RawItem.objects.filter(source=source).count() == 6, "each record stored once"

@@ -27,13 +27,14 @@ def main(args: argparse.Namespace) -> int:
     if args.no_enrich:
         os.environ["VEILLE_ENRICH"] = "false"
     with fresh_database(args.database_url):
-        from veille.ingest.pipeline import POST_STORE_HOOKS
+        from veille.ingest.pipeline import POST_STORE_HOOKS, PREPARE_HOOKS
 
-        hooks = [f"{hook.__module__}.{hook.__name__}" for hook in POST_STORE_HOOKS]
+        hooks = [f"{hook.__module__}.{hook.__name__}" for hook in (*PREPARE_HOOKS, *POST_STORE_HOOKS)]
         if args.core:
             POST_STORE_HOOKS.clear()
+            PREPARE_HOOKS.clear()
         figures = run(path, args.format)
-        figures["post_store_hooks"] = [] if args.core else hooks
+        figures["app_hooks"] = [] if args.core else hooks
     if args.json:
         print(json.dumps(figures))
     else:

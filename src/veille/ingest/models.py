@@ -43,7 +43,9 @@ class RawItem(models.Model):
         indexes = [
             # The queue: only pending rows are indexed, so the index stays small however much history there is.
             models.Index(fields=["id"], name="rawitem_pending", condition=Q(status="pending")),
-            models.Index(fields=["source", "status"], name="rawitem_source_status"),
+            # Dead letters by source (the rejected-items page); done items need no index of their
+            # own: every raw item costs one index entry less on the hot path.
+            models.Index(fields=["source", "id"], name="rawitem_dead", condition=Q(status="dead")),
         ]
 
 

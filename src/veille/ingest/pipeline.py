@@ -84,6 +84,12 @@ class Prepared:
     in_batch_duplicates: list[int] = dataclasses.field(default_factory=list)  # keys
     dead: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (key, reason)
 
+    def settled_statuses(self) -> dict[int, tuple[RawStatus, str]]:
+        """Final status of the items that will not become posts, by key (chunk position)."""
+        statuses = {key: (RawStatus.DEAD, reason) for key, reason in self.dead}
+        statuses.update((key, (RawStatus.DUPLICATE, "")) for key in self.in_batch_duplicates)
+        return statuses
+
     def remap(self, ids: Sequence[int]) -> None:
         """Replace chunk positions by the raw item ids the intake gave them."""
         for rows in self.rows.values():
@@ -134,6 +140,7 @@ def prepare(items: Sequence[Incoming], sources: dict[int, SourceInfo], *, full_e
     """Normalize, dedupe within the batch and enrich: CPU only, no database."""
     prepared = Prepared()
     seen: set[tuple[int, str]] = set()
+    as_db_time = sql.datetime_converter()
     for item in items:
         source = sources[item.source_id]
         try:
@@ -158,12 +165,24 @@ def prepare(items: Sequence[Incoming], sources: dict[int, SourceInfo], *, full_e
                 kind=post.kind, is_outbound=post.is_outbound, url=safe_url(post.url),
                 in_reply_to_external_id=post.in_reply_to_external_id or None, raw_item_id=item.key,
                 author_handle=post.author_handle, language=post.lang_hint[:8] if post.lang_hint else "",
+                created_at_db=as_db_time(post.created_at),
             )
         )
     all_rows = [row for rows in prepared.rows.values() for row in rows]
     if all_rows:
         enrich(all_rows, full=full_enrichment)
+    for workspace_id, rows in prepared.rows.items():
+        for hook in PREPARE_HOOKS:
+            hook(workspace_id, rows)
     return prepared
+
+
+# Called with (workspace id, rows) at the end of ``prepare``: the CPU part of what an app derives
+# from new posts (listening matches saved searches here), done before the write transaction and,
+# for an import, in the preparing process next to the writing one. A hook may read the database
+# but never writes; it leaves its results in ``row.annotations[app]`` for its store hook, which
+# must still cope with rows that carry none (prepared before the app was ready).
+PREPARE_HOOKS: list[Callable[[int, list[PostRow]], None]] = []
 
 
 @dataclasses.dataclass(slots=True)
@@ -183,14 +202,20 @@ class StoredPost:
 POST_STORE_HOOKS: list[Callable[[int, list[StoredPost], datetime], None]] = []
 
 
-def write(prepared: Prepared, now: datetime | None = None) -> BatchResult:
-    """Store a prepared batch and settle its raw items, all in one transaction."""
+def write(prepared: Prepared, now: datetime | None = None, *, raw_settled: bool = False) -> BatchResult:
+    """Store a prepared batch and settle its raw items, all in one transaction.
+
+    ``raw_settled``: the raw items were inserted in this transaction already carrying their
+    final status (``Prepared.settled_statuses``, others ``done``); only those that turn out to
+    duplicate a stored post still need marking.
+    """
     now = now or timezone.now()
     result = BatchResult()
     with transaction.atomic():
-        queue.mark_dead(prepared.dead, now)
+        if not raw_settled:
+            queue.mark_dead(prepared.dead, now)
+            queue.mark(prepared.in_batch_duplicates, RawStatus.DUPLICATE, now)
         result.dead += len(prepared.dead)
-        queue.mark(prepared.in_batch_duplicates, RawStatus.DUPLICATE, now)
         result.duplicates += len(prepared.in_batch_duplicates)
         for workspace_id, rows in prepared.rows.items():
             link_parents_from_database(rows)
@@ -206,11 +231,11 @@ def write(prepared: Prepared, now: datetime | None = None) -> BatchResult:
                     hook(workspace_id, stored, now)
             if _PAUSE_IN_BATCH_S:
                 time.sleep(_PAUSE_IN_BATCH_S)
-            done_ids = [row.raw_item_id for row in rows if (row.source_id, row.external_id) in new_ids]
             duplicate_ids = [row.raw_item_id for row in rows if (row.source_id, row.external_id) not in new_ids]
-            queue.mark(done_ids, RawStatus.DONE, now)
+            if not raw_settled:
+                queue.mark([row.raw_item_id for row in rows if (row.source_id, row.external_id) in new_ids], RawStatus.DONE, now)
             queue.mark(duplicate_ids, RawStatus.DUPLICATE, now)
-            result.stored += len(done_ids)
+            result.stored += len(rows) - len(duplicate_ids)
             result.duplicates += len(duplicate_ids)
             result.new_post_ids += list(new_ids.values())
             if new_ids:

@@ -56,10 +56,73 @@ def payload_json(payload: Any) -> str:
     return text
 
 
+DONE_WITHOUT_ERROR = (RawStatus.DONE, "")
+
 RAW_COLUMNS = (
     "source_id, format, external_id, payload, line, location, status, error, received_at, processed_at, "
     "attempts, lease_owner, lease_until"
 )
+
+
+@dataclasses.dataclass(slots=True)
+class RawRows:
+    """Raw items as column tuples ready to insert (built where the records are read, which may
+    be a preparing process: plain tuples cross a process boundary cheaply)."""
+
+    good: list[tuple[Any, ...]]  # in record order; their ids come back in this order
+    dead: list[tuple[Any, ...]]  # records that could not even be read
+
+
+def raw_rows(
+    source_id: int,
+    format_name: str,
+    records: Iterable[RawRecord | BadRecord],
+    now: datetime | None = None,
+    *,
+    payloads: Sequence[str] | None = None,
+    settled: dict[int, tuple[RawStatus, str]] | None = None,
+) -> RawRows:
+    """The rows ``intake`` stores for ``records``; bad records become dead letters with their reason.
+
+    ``payloads`` are the good records' payloads already serialised to JSON, in order. With
+    ``settled`` the good records are stored already processed: ``done``, unless their position
+    among the good records maps to another (status, reason). An importer stores them so inside
+    the transaction that writes their posts: each row is written once, not pending then updated.
+    """
+    stamp = sql.db_datetime(now or timezone.now())
+    good: list[tuple[Any, ...]] = []
+    dead: list[tuple[Any, ...]] = []
+    for record in records:
+        if isinstance(record, BadRecord):
+            dead.append((source_id, format_name, None, storable_text(record.raw_text), record.line,
+                         storable_text(record.location[:200]), RawStatus.DEAD.value, storable_text(record.reason[:2000]),
+                         stamp, stamp, 0, "", None))
+            continue
+        position = len(good)
+        payload = payloads[position] if payloads is not None else payload_json(record.payload)
+        if settled is None:
+            good.append((source_id, format_name, record.external_id, payload, record.line, record.location[:200],
+                         RawStatus.PENDING.value, "", stamp, None, 0, "", None))
+        else:
+            status, reason = settled.get(position, DONE_WITHOUT_ERROR)
+            good.append((source_id, format_name, record.external_id, payload, record.line, record.location[:200],
+                         status.value, storable_text(reason[:2000]), stamp, stamp, 1, "", None))
+    return RawRows(good, dead)
+
+
+def insert_raw(rows: RawRows) -> list[int]:
+    """Store raw rows, all or none; return the good rows' ids in order."""
+    ids: list[int] = []
+    with transaction.atomic():
+        # Multi-row INSERT … RETURNING keeps the ids in insertion order on SQLite and PostgreSQL.
+        for part in chunks(rows.good, 500):
+            values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(part))
+            returned = sql.execute(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES {values} RETURNING id",
+                                   [value for row in part for value in row])
+            ids += [row[0] for row in returned]
+        if rows.dead:
+            sql.executemany(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES ({','.join(['%s'] * 13)})", rows.dead)
+    return ids
 
 
 def intake(
@@ -69,42 +132,13 @@ def intake(
     now: datetime | None = None,
     *,
     payloads: Sequence[str] | None = None,
-    lease_owner: str = "",
-    lease_s: float = 0,
 ) -> list[int]:
-    """Persist records as raw items; bad ones go straight to dead-letter with their reason.
+    """Persist records as pending raw items (bad ones straight to dead-letter with their reason).
 
-    Returns the ids of the good records' raw items, in order. With ``lease_owner`` they are
-    stored already leased to the caller, which processes them from memory at once (an importer);
-    should it die, the lease expires and any worker takes them. ``payloads`` are the good
-    records' payloads already serialised to JSON (by a preparing process), in order.
-    Every call writes all of ``records`` or none of them.
+    Returns the ids of the good records' raw items, in order. Every call writes all of
+    ``records`` or none of them.
     """
-    now = now or timezone.now()
-    lease_until = sql.db_datetime(now + timedelta(seconds=lease_s)) if lease_owner else None
-    now = sql.db_datetime(now)  # type: ignore[assignment]
-    good: list[tuple[Any, ...]] = []
-    dead: list[tuple[Any, ...]] = []
-    for record in records:
-        if isinstance(record, BadRecord):
-            dead.append((source_id, format_name, None, storable_text(record.raw_text), record.line,
-                         storable_text(record.location[:200]), RawStatus.DEAD.value, storable_text(record.reason[:2000]),
-                         now, now, 0, "", None))
-        else:
-            payload = payloads[len(good)] if payloads is not None else payload_json(record.payload)
-            good.append((source_id, format_name, record.external_id, payload, record.line, record.location[:200],
-                         RawStatus.PENDING.value, "", now, None, 1 if lease_owner else 0, lease_owner, lease_until))
-    ids: list[int] = []
-    with transaction.atomic():
-        # Multi-row INSERT … RETURNING keeps the ids in insertion order on SQLite and PostgreSQL.
-        for part in chunks(good, 500):
-            values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(part))
-            returned = sql.execute(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES {values} RETURNING id",
-                                   [value for row in part for value in row])
-            ids += [row[0] for row in returned]
-        if dead:
-            sql.executemany(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES ({','.join(['%s'] * 13)})", dead)
-    return ids
+    return insert_raw(raw_rows(source_id, format_name, records, now, payloads=payloads))
 
 
 def claim(worker_id: str, limit: int, lease_s: float, source_id: int | None = None) -> list[ClaimedItem]:

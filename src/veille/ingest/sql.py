@@ -10,7 +10,7 @@ driver takes ``%s`` natively and goes through Django's cursor unchanged.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,8 +47,19 @@ def executemany(sql: str, rows: Iterable[Sequence[Any]]) -> None:
 
 def db_datetime(value: datetime) -> datetime | str:
     """A timestamp as the database column expects it (SQLite: Django's naive-UTC text)."""
-    if not is_sqlite():
-        return value
+    return _sqlite_datetime(value) if is_sqlite() else value
+
+
+def datetime_converter() -> Callable[[datetime], datetime | str]:
+    """``db_datetime`` for this connection, chosen once for a loop over many rows."""
+    return _sqlite_datetime if is_sqlite() else _unchanged
+
+
+def _sqlite_datetime(value: datetime) -> str:
     if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(" ")
+
+
+def _unchanged(value: datetime) -> datetime:
+    return value

@@ -62,6 +62,11 @@ class PostRow:
     complaint: float | None = None
     abuse: float | None = None
     model_version: str = ""
+    # ``created_at`` as the database takes it, computed where the row is prepared (maybe
+    # another process) so the writing process does not convert it.
+    created_at_db: Any = None
+    # What apps computed for this row while it was prepared (``pipeline.PREPARE_HOOKS``), by app.
+    annotations: dict[str, Any] | None = None
 
     def __reduce__(self):
         return (PostRow, _post_fields(self))
@@ -116,13 +121,13 @@ def insert_posts(
     """
     new_ids: dict[tuple[int, str], int] = {}
     stamp = sql.db_datetime(now)
-    as_db_time = sql.db_datetime
+    as_db_time = sql.datetime_converter()
     for part in chunks(posts):
         params: list[Any] = []
         for post in part:
             params += [
                 workspace_id, post.source_id, post.external_id, author_ids[post.author_key], post.text,
-                as_db_time(post.created_at), stamp, post.kind, post.is_outbound, post.url[:500],
+                post.created_at_db or as_db_time(post.created_at), stamp, post.kind, post.is_outbound, post.url[:500],
                 post.in_reply_to_external_id, post.reply_to_id, post.thread_root_id, post.raw_item_id, post.language,
                 post.language_score, post.sentiment, post.sentiment_score, post.complaint, post.abuse,
                 post.model_version,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -20,6 +20,7 @@ from django.db import connection
 
 from veille.ingest import sql
 from veille.ingest.pipeline import StoredPost
+from veille.ingest.store import PostRow
 from veille.listening.models import ALL_POSTS
 from veille.listening.query import (
     HASHTAG_RE,
@@ -75,8 +76,7 @@ def list_memberships(workspace_id: int, names: set[str]) -> dict[str, frozenset[
     return {handle: frozenset(lists) for handle, lists in found.items()}
 
 
-def doc_for(post: StoredPost, memberships: dict[str, frozenset[str]]) -> Doc:
-    row = post.row
+def doc_for(row: PostRow, memberships: dict[str, frozenset[str]]) -> Doc:
     handle = (row.author_handle or "").lstrip("@").lower()
     return Doc(row.text, language=row.language, sentiment=row.sentiment, platform=row.author_key[0], handle=handle,
                lists=memberships.get(handle, frozenset()))
@@ -86,37 +86,56 @@ def hashtags(text: str) -> set[str]:
     return {tag[:100] for tag in HASHTAG_RE.findall(fold(text))}
 
 
-def on_posts_stored(workspace_id: int, posts: list[StoredPost], now: datetime) -> None:
-    """The ingest hook."""
+def annotate(workspace_id: int, rows: list[PostRow]) -> None:
+    """The prepare hook: which saved searches each row matches, and the rollup buckets it counts in.
+
+    CPU only (after one read of the searches), so it runs before the write transaction and, for
+    an import, in the preparing process; the store hook then only writes.
+    """
     matcher = matcher_for(workspace_id)
     memberships = list_memberships(workspace_id, matcher.lists)
-    matches: list[tuple[StoredPost, list[int]]] = []
-    if len(matcher):
-        for post in posts:
-            found = matcher.match(doc_for(post, memberships))
-            if found:
-                matches.append((post, found))
-    write_matches(workspace_id, posts, matches)
-
-
-def write_matches(workspace_id: int, posts: Sequence[StoredPost], matches: Sequence[tuple[StoredPost, list[int]]]) -> None:
     sqlite = sql.is_sqlite()
-    # Per post, once: its buckets as the database stores them, and its hashtags.
+    match = matcher.match if len(matcher) else None
+    for row in rows:
+        found = match(doc_for(row, memberships)) if match is not None else []
+        if row.annotations is None:
+            row.annotations = {}
+        row.annotations["listening"] = (found, buckets_of(row, sqlite))
+
+
+def buckets_of(row: PostRow, sqlite: bool) -> tuple:
+    """(created_at, hour, minute, day) as the database stores them, sentiment, language,
+    negative?, positive?, hashtags."""
+    created = row.created_at.astimezone(UTC)
+    if sqlite:  # Django's SQLite text form, cut instead of recomputed
+        text_form = created.replace(tzinfo=None).isoformat(" ")
+        created_db, hour, minute, day = text_form, text_form[:13] + ":00:00", text_form[:16] + ":00", text_form[:10]
+    else:
+        created_db, hour = created, created.replace(minute=0, second=0, microsecond=0)
+        minute, day = created.replace(second=0, microsecond=0), created.date()
+    return (
+        created_db, hour, minute, day, row.sentiment or "", (row.language or "")[:8],
+        row.sentiment == "negative", row.sentiment == "positive",
+        hashtags(row.text) if "#" in row.text else (),
+    )
+
+
+def on_posts_stored(workspace_id: int, posts: list[StoredPost], now: datetime) -> None:
+    """The store hook: match rows and rollups, in the pipeline's write transaction."""
+    unprepared = [post.row for post in posts if not (post.row.annotations and "listening" in post.row.annotations)]
+    if unprepared:
+        annotate(workspace_id, unprepared)
+    write_matches(workspace_id, posts)
+
+
+def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
+    """Match rows and rollup increments of annotated posts."""
     buckets: dict[int, tuple] = {}
+    matches: list[tuple[StoredPost, list[int]]] = []
     for post in posts:
-        row = post.row
-        created = row.created_at.astimezone(UTC)
-        if sqlite:  # Django's SQLite text form, cut instead of recomputed
-            text_form = created.replace(tzinfo=None).isoformat(" ")
-            created_db, hour, minute, day = text_form, text_form[:13] + ":00:00", text_form[:16] + ":00", text_form[:10]
-        else:
-            created_db, hour = created, created.replace(minute=0, second=0, microsecond=0)
-            minute, day = created.replace(second=0, microsecond=0), created.date()
-        buckets[post.id] = (
-            created_db, hour, minute, day, row.sentiment or "", (row.language or "")[:8],
-            row.sentiment == "negative", row.sentiment == "positive",
-            hashtags(row.text) if "#" in row.text else (),
-        )
+        found, buckets[post.id] = post.row.annotations["listening"]  # type: ignore[index]
+        if found:
+            matches.append((post, found))
     # Every (search, post) pair counted once per rollup, with C-speed Counter updates.
     pairs = [(ALL_POSTS, post.id, post.author_id) for post in posts]
     pairs += [(search_id, post.id, post.author_id) for post, search_ids in matches for search_id in search_ids]
@@ -175,3 +194,17 @@ def _upsert(table: str, key: Sequence[str], counters: Sequence[str], rows: Seque
         rows = sorted(rows)
     update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
     _insert(table, (*key, *counters), rows, f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {update}")
+
+
+def incident_matcher(query: str) -> Callable[..., bool]:
+    """The care desk's incident matcher in the listening query language (registered as
+    "listening" in ``care.matching``): an incident declared from an alert groups the posts its
+    saved search would match. Raises ``QuerySyntaxError`` for a malformed query. Author lists
+    (``list:``) are not known there, so a ``list:`` condition never holds."""
+    compiled = compile_query(query)
+
+    def match(text: str, *, language: str = "", sentiment: str = "", handle: str = "", platform: str = "") -> bool:
+        return compiled.matches(Doc(text or "", language=language, sentiment=sentiment, platform=platform,
+                                    handle=(handle or "").lstrip("@").lower()))
+
+    return match
