@@ -90,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _serve(args.host, args.port, args.threads)
     worker.stop()
     scheduler.stop()
+    _stop_live_readers()
     return 0
 
 
@@ -105,6 +106,11 @@ def add_platform_jobs(scheduler, worker) -> None:
             worker.wake_event.set()
 
     scheduler.every(1.0, "poll-sources", poll)
+    # Sources with a live transport (Mastodon streaming, Bluesky Jetstream) are streamed by
+    # reader threads instead; a lease per source keeps processes apart (sources.live).
+    from veille.sources import live
+
+    scheduler.every(2.0, "live-readers", lambda: live.supervise(owner, worker.wake_event.set))
     scheduler.every(1.0, "send-outbound", lambda: send_due_actions(owner))
     # Care desk timers; each is safe to run in several processes at once (conditional updates).
     from veille.care import actions as care_actions
@@ -152,7 +158,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     add_platform_jobs(scheduler, worker)
     threading.Thread(target=scheduler.run_forever, name="veille-scheduler", daemon=True).start()
     worker.run_forever()
+    scheduler.stop()
+    _stop_live_readers()
     return 0
+
+
+def _stop_live_readers() -> None:
+    """Stop the live readers so their leases are released at once for another process."""
+    from veille.sources import live
+
+    live.shutdown()
 
 
 def _progress_printer(enabled: bool):

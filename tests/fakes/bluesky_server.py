@@ -72,6 +72,9 @@ class FakeBluesky:
         self.failures: list[Failure] = []
         self.requests: list[tuple[str, str, dict[str, list[str]], dict[str, Any]]] = []
         self.session_creations = 0
+        # Called with (did, collection, rkey, record) for every record written: a fake Jetstream
+        # (tests/fakes/jetstream_server.py) mirrors the repository writes as its firehose.
+        self.record_listeners: list[Any] = []
         self.server: ThreadingHTTPServer | None = None
         self.base_url = ""
 
@@ -119,6 +122,8 @@ class FakeBluesky:
                 target = self.posts.get(value["subject"]["uri"])
                 if target is not None:
                     target["viewer"]["like" if collection.endswith("like") else "repost"] = uri
+            for listener in self.record_listeners:
+                listener(did, collection, rkey, value)
             return stored
 
     def _notify(self, post: dict[str, Any], record: dict[str, Any]) -> None:
@@ -407,6 +412,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if len(uris) > 25:
                     raise XrpcError(400, "InvalidRequest", "uris must not have more than 25 elements")
                 return {"posts": [fake.posts[u] for u in uris if u in fake.posts]}
+            if nsid == "app.bsky.actor.getProfile" and method == "GET":
+                actor = (query.get("actor") or [""])[0]
+                account = next((a for d, a in fake.accounts.items() if actor in (d, a["handle"])), None)
+                if account is None:
+                    raise XrpcError(400, "InvalidRequest", "Profile not found")
+                return dict(account)
             if nsid == "com.atproto.identity.resolveHandle" and method == "GET":
                 handle = (query.get("handle") or [""])[0].lower()
                 for account in fake.accounts.values():

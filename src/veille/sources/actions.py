@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 from veille.accounts.actions import record_audit
 from veille.accounts.models import User, Workspace
 from veille.ingest import queue
-from veille.sources.base import BadRecord
+from veille.sources.base import BadRecord, RawRecord
 from veille.sources.connector import (
     ConnectorError,
     NeedsReconnection,
@@ -137,8 +138,10 @@ def claim_due_sources(owner: str, limit: int = 5, lease_s: int = 120) -> list[in
             "SELECT id FROM sources_source WHERE status = 'active' AND platform IN ("
             + ",".join(["%s"] * len(platforms))
             + ") AND (next_poll_at IS NULL OR next_poll_at <= %s) AND (poll_lease_until IS NULL OR poll_lease_until < %s)"
+            # A source a live reader holds is streamed, not polled (sources.live).
+            " AND (live_lease_until IS NULL OR live_lease_until < %s)"
             " ORDER BY next_poll_at LIMIT %s" + lock + ") RETURNING id",
-            [owner, now + timedelta(seconds=lease_s), *platforms, now, now, limit],
+            [owner, now + timedelta(seconds=lease_s), *platforms, now, now, now, limit],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -158,16 +161,8 @@ def poll_source(source: Source, connector: Any | None = None, max_pages: int = 2
     try:
         for _ in range(max_pages):
             result = connector.poll(source.cursor or None)
-            now = timezone.now()
-            with transaction.atomic():
-                if result.records:
-                    queue.intake(source.id, source.platform, result.records, now)
-                source.cursor = result.cursor
-                source.last_sync_at = now
-                source.consecutive_failures = 0
-                source.rate_limited_until = None
-                source.next_poll_at = now if result.more else now + timedelta(seconds=source.poll_interval_s)
-                source.save(update_fields=["cursor", "last_sync_at", "consecutive_failures", "rate_limited_until", "next_poll_at"])
+            store_batch(source, result.records, result.cursor,
+                        next_poll_in_s=0 if result.more else source.poll_interval_s)
             taken += len(result.records)
             if not result.more:
                 break
@@ -191,6 +186,32 @@ def poll_source(source: Source, connector: Any | None = None, max_pages: int = 2
     return taken
 
 
+def store_batch(source: Source, records: Sequence[RawRecord | BadRecord], cursor: dict[str, Any], *,
+                next_poll_in_s: float, live_owner: str | None = None) -> bool:
+    """Persist a batch of records and the cursor that follows them in one transaction, and
+    record the sync on the source (shared by the poller and the live readers).
+
+    With ``live_owner`` the write is fenced: it happens only while that reader still holds the
+    source's live lease and the source is active, so a reader whose lease was taken over, or
+    whose source was paused, cannot write behind the new owner's back. Returns False (nothing
+    written) when the fence refuses.
+    """
+    now = timezone.now()
+    fields: dict[str, Any] = {"cursor": cursor, "last_sync_at": now, "consecutive_failures": 0,
+                              "rate_limited_until": None, "next_poll_at": now + timedelta(seconds=next_poll_in_s)}
+    rows = Source.objects.filter(pk=source.pk)
+    if live_owner is not None:
+        rows = rows.filter(live_owner=live_owner, status=SourceStatus.ACTIVE)
+    with transaction.atomic():
+        if not rows.update(**fields):
+            return False
+        if records:
+            queue.intake(source.id, source.platform, records, now)
+    for name, value in fields.items():
+        setattr(source, name, value)
+    return True
+
+
 def _mark_needs_reconnection(source: Source, reason: str) -> None:
     now = timezone.now()
     source.status = SourceStatus.NEEDS_RECONNECTION
@@ -200,7 +221,7 @@ def _mark_needs_reconnection(source: Source, reason: str) -> None:
     log.warning("source %s needs reconnection: %s", source.pk, reason)
 
 
-def _record_failure(source: Source, reason: str) -> None:
+def _record_failure(source: Source, reason: str, what: str = "polling") -> None:
     now = timezone.now()
     source.consecutive_failures += 1
     source.last_error, source.last_error_at = reason[:2000], now
@@ -209,9 +230,9 @@ def _record_failure(source: Source, reason: str) -> None:
         source.save(update_fields=["consecutive_failures", "last_error", "last_error_at", "next_poll_at"])
         if source.consecutive_failures == DEAD_LETTER_AFTER_FAILURES:
             queue.intake(source.id, source.platform, [BadRecord(
-                f"polling failed {DEAD_LETTER_AFTER_FAILURES} times in a row; still retrying with back-off: {reason}",
-                reason[:10000], location="poll")], now)
-    log.warning("source %s poll failed (%s in a row): %s", source.pk, source.consecutive_failures, reason)
+                f"{what} failed {DEAD_LETTER_AFTER_FAILURES} times in a row; still retrying with back-off: {reason}",
+                reason[:10000], location="poll" if what == "polling" else "stream")], now)
+    log.warning("source %s %s failed (%s in a row): %s", source.pk, what, source.consecutive_failures, reason)
 
 
 def poll_due_sources(owner: str) -> int:

@@ -30,6 +30,12 @@ class SourceStatus(models.TextChoices):
     REMOVED = "removed", _("Removed")
 
 
+class LiveState(models.TextChoices):
+    CONNECTING = "connecting", _("Connecting")
+    CONNECTED = "connected", _("Live")
+    RECONNECTING = "reconnecting", _("Reconnecting")
+
+
 class Source(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="sources")
     name = models.CharField(_("name"), max_length=120)
@@ -50,6 +56,13 @@ class Source(models.Model):
     # A poller's claim on this source, so two worker processes never poll it at once.
     poll_owner = models.CharField(max_length=64, blank=True)
     poll_lease_until = models.DateTimeField(null=True, blank=True)
+    # A live reader's claim (``sources.live``): while it is held the source is streamed, not
+    # polled, and no other process streams it. Renewed every few seconds by the owner.
+    live_owner = models.CharField(max_length=64, blank=True)
+    live_lease_until = models.DateTimeField(null=True, blank=True)
+    live_state = models.CharField(max_length=16, choices=LiveState.choices, blank=True)
+    # Streaming kept failing: polled instead until then, when streaming is tried again.
+    live_retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

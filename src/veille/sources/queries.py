@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from veille.ingest.models import RawStatus
-from veille.sources.models import Source, SourceStatus
+from veille.sources.models import LiveState, Source, SourceStatus
 
 
 @dataclasses.dataclass
@@ -26,6 +26,24 @@ class SourceHealth:
     @property
     def rate_limited_until(self) -> datetime | None:
         return self.source.rate_limited_until if self.rate_limited else None
+
+    @property
+    def live_state(self) -> str:
+        """``LiveState`` of the source's live reader, or "" when no reader holds it."""
+        source = self.source
+        if source.live_owner and source.live_lease_until and source.live_lease_until > timezone.now():
+            return source.live_state or LiveState.CONNECTING
+        return ""
+
+    @property
+    def live_state_label(self) -> str:
+        return str(LiveState(self.live_state).label) if self.live_state else ""
+
+    @property
+    def polled_until(self) -> datetime | None:
+        """Streaming failed and the source is polled until then (it is tried again after)."""
+        retry_at = self.source.live_retry_at
+        return retry_at if retry_at and retry_at > timezone.now() and not self.live_state else None
 
 
 def sources_with_health(workspace_id: int) -> list[SourceHealth]:

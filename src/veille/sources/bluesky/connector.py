@@ -28,23 +28,37 @@ import dataclasses
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 
-from veille.sources.base import NormalizedPost, RawRecord
+from veille.sources.base import BadRecord, NormalizedPost, RawRecord
 from veille.sources.bluesky.client import (
     DEFAULT_SERVICE,
     BlueskyClient,
     NotFound,
     XrpcError,
 )
+from veille.sources.bluesky.jetstream import (
+    DEFAULT_JETSTREAM_URL,
+    POST_COLLECTION,
+    REWIND_US,
+    Event,
+    Malformed,
+    PostMatcher,
+    messages,
+    open_subscription,
+    parse_message,
+    subscribe_url,
+)
 from veille.sources.bluesky.normalize import (
     POST_TYPE,
     normalize_post,
+    parse_datetime,
     post_uri,
+    post_view_of,
     sort_time,
     web_url,
 )
@@ -65,6 +79,16 @@ MAX_RECENT = 5_000
 LIKE_TYPE = "app.bsky.feed.like"
 REPOST_TYPE = "app.bsky.feed.repost"
 POST_REASONS = ("mention", "reply", "quote")
+# While streaming, entries Jetstream cannot judge (lists, searches with operators) are polled.
+LIST_POLL_INTERVAL_S = 60.0
+MAX_BAD_MESSAGES_PER_CONNECTION = 100
+MAX_RECENT_STREAMED = 1_000
+# The poll's overlap (2 minutes) plus the stream margin, with room to spare.
+RECENT_WINDOW_US = 180_000_000
+MAX_AUTHORS = 10_000
+# A streamed post moves the REST position to this much before it (clocks of Jetstream and the
+# AppView differ a little; the poll's own overlap adds two minutes more).
+STREAM_MARGIN = timedelta(seconds=30)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -209,6 +233,7 @@ class BlueskyConnector:
             "read.search",
             "read.hashtag",
             "read.lists",
+            "read.stream",
             "act.reply",
             "act.post",
             "act.like",
@@ -250,6 +275,12 @@ class BlueskyConnector:
         self.sleep = sleep
         self.page_size = int(settings.get("page_size") or PAGE_SIZE)
         self.overlap = timedelta(seconds=float(settings.get("overlap_s") or OVERLAP.total_seconds()))
+        self.jetstream_url = str(settings.get("jetstream_url") or DEFAULT_JETSTREAM_URL)
+        # The cursor covering everything ``stream`` has yielded so far.
+        self.cursor: dict[str, Any] = {"v": CURSOR_VERSION, "streams": {}}
+        # did → author object (handle, display name, followers) for posts read from Jetstream,
+        # which carries DIDs only.
+        self._authors: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -387,6 +418,183 @@ class BlueskyConnector:
             },
         }
         return records, new_state, True
+
+    # ---------------------------------------------------------------- streaming
+
+    def stream(
+        self,
+        cursor: dict[str, Any] | None = None,
+        *,
+        stop: Any = None,
+        on_state: Callable[[str, BaseException | None], None] | None = None,
+    ) -> Iterator[RawRecord | BadRecord]:
+        """Live records from Jetstream until ``stop.is_set()`` (or the generator is closed).
+
+        (1) Catch up by REST with ``poll`` from the cursor until no page is left (this also
+        covers what was posted while the source was polled, or before its first stream);
+        (2) subscribe to Jetstream from the stored ``time_us`` minus ``REWIND_US`` (or from
+        just before the catch-up started) so nothing posted during the catch-up is missed,
+        match every new post locally against the followed entries and yield the matches,
+        skipping URIs already yielded; (3) re-poll the entries Jetstream cannot judge (lists,
+        searches with operators) every ``list_poll_interval_s``.
+
+        A lost connection raises ``TransientError``: call ``stream(connector.cursor)`` again
+        (after a back-off) and (1)-(2) resume without gap. After each record ``self.cursor``
+        covers it and everything before it. Malformed messages are yielded as ``BadRecord``
+        (kept with their reason in the dead-letter list) and the stream goes on.
+        """
+        self.cursor = self._load_stream_cursor(cursor)
+        live = self.cursor["jetstream"]
+        started_us = int(time.time() * 1_000_000)
+        # (1) REST catch-up.
+        while not (stop is not None and stop.is_set()):
+            result = self.poll({"v": CURSOR_VERSION, "streams": self.cursor["streams"]})
+            for record in result.records:
+                self._remember_author(record.payload)
+                if record.external_id:
+                    if record.external_id in live["recent"]:
+                        continue  # streamed before the restart, within the poll's overlap
+                    self._remember_uri(record.external_id, started_us)
+                yield record
+            self.cursor["streams"] = copy.deepcopy(result.cursor["streams"])
+            if not result.more:
+                break
+        if stop is not None and stop.is_set():
+            return
+        # (2) Jetstream from the cursor.
+        own_did = self.own_did or self.client.did
+        matcher = PostMatcher(((f.key, f.kind, f.arg, f.reasons) for f in self.follows), own_did, self.own_handle)
+        from_us = (live.get("time_us") or started_us) - REWIND_US
+        with open_subscription(subscribe_url(self.jetstream_url, cursor_us=from_us)) as ws:
+            if on_state is not None:
+                on_state("connected", None)
+            interval = float(self.settings.get("list_poll_interval_s") or LIST_POLL_INTERVAL_S)
+            last_poll = self.clock()
+            bad = 0
+            for message in messages(ws, stop):
+                try:
+                    event = parse_message(message)
+                except Malformed as error:
+                    bad += 1
+                    # Kept (up to a bound per connection, so a broken relay cannot flood the
+                    # dead-letter list); the stream itself goes on.
+                    if bad <= MAX_BAD_MESSAGES_PER_CONNECTION:
+                        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                        yield BadRecord(f"Jetstream message skipped: {error}", text[:10_000], location="jetstream")
+                    continue
+                if event.kind == "identity" and event.handle:
+                    self._authors.setdefault(event.did, {"did": event.did})["handle"] = event.handle
+                record = self._record_from_event(event, matcher)
+                live["time_us"] = max(int(live.get("time_us") or 0), event.time_us)
+                if record is not None:
+                    yield record
+                if matcher.unmatched and self.clock() - last_poll >= interval:
+                    last_poll = self.clock()
+                    yield from self._poll_unmatched(matcher.unmatched)
+
+    def _load_stream_cursor(self, cursor: dict[str, Any] | None) -> dict[str, Any]:
+        """The poll cursor (so polling and streaming hand over to each other) plus
+        ``jetstream``: ``time_us`` reached and the URIs yielded within the rewind window."""
+        streams: dict[str, Any] = {}
+        live: dict[str, Any] = {}
+        if isinstance(cursor, dict):
+            if isinstance(cursor.get("streams"), dict):
+                streams = {f.key: copy.deepcopy(cursor["streams"][f.key]) for f in self.follows
+                           if isinstance(cursor["streams"].get(f.key), dict)}
+            saved = cursor.get("jetstream")
+            if isinstance(saved, dict) and isinstance(saved.get("time_us"), int):
+                recent = saved.get("recent") if isinstance(saved.get("recent"), dict) else {}
+                live = {"time_us": saved["time_us"],
+                        "recent": {str(k): int(v) for k, v in recent.items() if isinstance(v, int)}}
+        live.setdefault("recent", {})
+        return {"v": CURSOR_VERSION, "streams": streams, "jetstream": live}
+
+    def _remember_uri(self, uri: str, time_us: int) -> None:
+        recent: dict[str, int] = self.cursor["jetstream"]["recent"]
+        recent[uri] = time_us
+        # Only what Jetstream's rewind or the REST catch-up's overlap can hand out again is
+        # worth remembering.
+        floor = max(recent.values()) - RECENT_WINDOW_US
+        if len(recent) > MAX_RECENT_STREAMED or min(recent.values()) < floor:
+            kept = sorted(((t, u) for u, t in recent.items() if t >= floor), reverse=True)[:MAX_RECENT_STREAMED]
+            self.cursor["jetstream"]["recent"] = {u: t for t, u in kept}
+
+    def _remember_author(self, payload: Any) -> None:
+        try:
+            author = post_view_of(payload).get("author")
+        except Exception:  # noqa: BLE001 - a malformed item is normalize's business, not ours
+            return
+        if isinstance(author, dict) and author.get("did") and author.get("handle"):
+            self._authors[str(author["did"])] = dict(author)
+            if len(self._authors) > MAX_AUTHORS:
+                self._authors.pop(next(iter(self._authors)))
+
+    def _author(self, did: str) -> dict[str, Any]:
+        """The author object normalize needs (handle, name, followers). Jetstream only gives
+        the DID: use what was seen, else ask the AppView once; when that fails the DID stands
+        in for the handle (profile links work with either)."""
+        known = self._authors.get(did)
+        if known and known.get("handle"):
+            return known
+        if did == (self.own_did or self.client.did) and self.own_handle:
+            return {"did": did, "handle": self.own_handle}
+        try:
+            profile = self.client.call("GET", "app.bsky.actor.getProfile", params={"actor": did},
+                                       what=f"profile {did}")
+        except NeedsReconnection:
+            raise
+        except ConnectorError:
+            profile = None
+        author: dict[str, Any] = {"did": did, "handle": did}
+        if isinstance(profile, dict) and isinstance(profile.get("handle"), str) and profile["handle"]:
+            author = {k: profile[k] for k in ("did", "handle", "displayName", "followersCount") if k in profile}
+            author["did"] = did
+            self._remember_author({"author": author, "uri": ""})
+        return author
+
+    def _record_from_event(self, event: Event, matcher: PostMatcher) -> RawRecord | None:
+        if event.kind != "commit" or event.operation != "create" or event.collection != POST_COLLECTION:
+            return None  # edits and deletions of posts, likes, follows…: not new posts
+        if event.record is None:
+            return None
+        key = matcher.match(event.did, event.record)
+        if key is None:
+            return None
+        uri = event.uri
+        if uri in self.cursor["jetstream"]["recent"]:
+            return None  # replayed by the rewind, or already returned by the REST catch-up
+        self._remember_uri(uri, event.time_us)
+        self.cursor["jetstream"]["time_us"] = max(int(self.cursor["jetstream"].get("time_us") or 0), event.time_us)
+        seen = datetime.fromtimestamp(event.time_us / 1_000_000, UTC)
+        # The REST catch-up after a restart need not re-read what the stream already saw: move
+        # the poll position of the locally matched entries up to (a margin before) this post.
+        # Never past the post's own date: the AppView's clock is not Jetstream's.
+        created = parse_datetime(event.record.get("createdAt"))
+        moved = min(seen, created) - STREAM_MARGIN if created else seen - STREAM_MARGIN
+        for entry_key, _, _ in matcher.entries:
+            state = self.cursor["streams"].setdefault(entry_key, {})
+            if not state.get("walk"):
+                current = _parse(state.get("seen_until"))
+                if current is None or moved > current:
+                    state["seen_until"] = _iso(moved)
+                    state.setdefault("recent", {})
+        payload = {"uri": uri, "cid": event.cid, "author": self._author(event.did),
+                   "record": event.record, "indexedAt": _iso(seen)}
+        return RawRecord(payload=payload, external_id=uri, location=key)
+
+    def _poll_unmatched(self, keys: list[str]) -> Iterator[RawRecord]:
+        for follow in self.follows:
+            if follow.key not in keys:
+                continue
+            more = True
+            while more:
+                found, state, more = self._poll_follow(follow, self.cursor["streams"].get(follow.key) or {})
+                for record in found:
+                    if record.external_id and record.external_id in self.cursor["jetstream"]["recent"]:
+                        continue
+                    self._remember_author(record.payload)
+                    yield record
+                self.cursor["streams"][follow.key] = state
 
     # ----------------------------------------------------------------- actions
 

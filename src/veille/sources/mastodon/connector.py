@@ -341,6 +341,7 @@ class MastodonConnector:
         cursor: dict[str, Any] | None = None,
         *,
         stop: Any = None,
+        on_state: Callable[[str, BaseException | None], None] | None = None,
     ) -> Iterator[RawRecord]:
         """Live records, forever (until ``stop.is_set()`` or the generator is closed).
 
@@ -356,6 +357,10 @@ class MastodonConnector:
         After each record, ``self.cursor`` covers it and everything before: persist the
         record, then the cursor. ``NeedsReconnection``, ``RateLimited`` and refusals are
         raised to the caller; call ``stream(connector.cursor)`` again to resume.
+
+        ``on_state("connected", None)`` is called once caught up and listening, and
+        ``on_state("reconnecting", error)`` before each wait to reconnect, so the caller can
+        show the source's health (the errors themselves are handled here).
         """
         self.cursor = self._load_cursor(cursor)
         self.cursor.pop("resume_at", None)
@@ -385,6 +390,8 @@ class MastodonConnector:
                     if not result.more:
                         break
                 failures = 0
+                if on_state is not None:
+                    on_state("connected", None)
                 last_search = self.clock()
                 pending = list(backlog)
                 while not (stop is not None and stop.is_set()):
@@ -407,11 +414,13 @@ class MastodonConnector:
                         yield from self._poll_unstreamed()
             except (NeedsReconnection, RateLimited):
                 raise
-            except TransientError:
+            except TransientError as error:
                 failures += 1
                 delay = min(MAX_RECONNECT_DELAY_S, 2.0 ** (failures - 1))
                 for sub in subscriptions:
                     sub.stop()
+                if on_state is not None:
+                    on_state("reconnecting", error)
                 self.sleep(delay)
                 continue
             finally:
