@@ -101,3 +101,15 @@ def test_claim_is_a_conditional_update_on_any_database(brand_source, agent, agen
         actions.claim(stale, agent2)
     assert Conversation.objects.get(pk=c.pk).assignee == agent
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="real concurrent writers need PostgreSQL")
+def test_concurrent_send_to_care_opens_one_conversation(brand_source, workspace):
+    people = [make_user(workspace, f"sender{i}", "agent") for i in range(6)]
+    quiet = post(brand_source, "my box is slow", handle="quiet")
+    results = _race(len(people), lambda i: actions.open_from_post(quiet, people[i]).pk)
+    assert len(set(results)) == 1 and all(isinstance(r, int) for r in results), results
+    conversation = Conversation.objects.get()
+    assert conversation.pk == results[0]
+    assert ConversationEvent.objects.filter(conversation=conversation, kind="sent_to_care").count() == 1
+    assert ConversationEvent.objects.filter(conversation=conversation, kind="created").count() == 1

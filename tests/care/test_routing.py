@@ -45,6 +45,39 @@ def test_replies_join_the_thread_and_reopen_a_resolved_conversation(brand_source
     assert ConversationEvent.objects.filter(conversation=conversation, kind="reopened").exists()
 
 
+def test_several_posts_joining_one_conversation_in_one_batch_are_applied_in_order(brand_source, agent):
+    from veille.care import actions
+    from veille.care.models import SlaPolicy
+    from veille.ingest.models import Post
+
+    SlaPolicy.objects.create(workspace=brand_source.workspace, name="default", first_response_minutes=30, next_response_minutes=20)
+    first = post(brand_source, "@alpina internet down")
+    route(first)
+    conversation = Conversation.objects.get()
+    actions.claim(conversation, agent)
+    actions.send_reply(conversation, agent, "We are looking into it.")
+    actions.set_status(conversation, agent, Status.PENDING)
+    Conversation.objects.filter(pk=conversation.pk).update(sla_marks=",nr_warn,nr_breach,fr_warn,")
+    # One batch: the customer again, the brand answering on the platform, the customer once more.
+    again = post(brand_source, "still down!", reply_to=first)
+    brand = post(brand_source, "A technician is on the way", reply_to=again, outbound=True)
+    last = post(brand_source, "thanks, waiting", reply_to=brand)
+    route(again, brand, last)
+    conversation.refresh_from_db()
+    assert conversation.memberships.count() == 4
+    assert conversation.status == Status.OPEN
+    assert conversation.last_post_id == last.id and conversation.preview == "thanks, waiting"
+    assert conversation.last_reply_at is not None
+    # The last customer post is unanswered again: a new wait with a next-response due time, and
+    # the next-response marks of the previous wait are cleared (others stay).
+    assert conversation.waiting_since == Post.objects.get(pk=last.id).created_at
+    assert conversation.next_response_due is not None
+    assert conversation.sla_marks == ",fr_warn,"
+    kinds = list(ConversationEvent.objects.filter(conversation=conversation).order_by("id").values_list("kind", "detail"))
+    assert [k for k, _ in kinds].count("reopened") == 1
+    assert [d["post"] for k, d in kinds if k == "customer_post"] == [again.id, last.id]
+
+
 def test_closed_conversation_is_not_reopened_a_new_one_starts(brand_source, agent):
     from veille.care import actions
 

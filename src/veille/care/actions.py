@@ -13,22 +13,24 @@ outbox never sends one twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
-from django.db.models.functions import Concat, Replace
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from veille.accounts.actions import record_audit
 from veille.accounts.models import Membership, Role, User, Workspace
 from veille.care import hours, tone
-from veille.care.matching import matcher_for
+from veille.care.matching import MATCHERS, matcher_for
 from veille.care.models import (
     ACTIVE_STATUSES,
     LOAD_STATUSES,
@@ -57,6 +59,7 @@ from veille.care.models import (
     Team,
     ViewerPing,
 )
+from veille.ingest import sql
 from veille.ingest.models import Post
 from veille.sources.models import OutboundAction, OutboundStatus, Source
 
@@ -236,6 +239,16 @@ def route_posts(workspace_id: int, stored: list, now: datetime) -> list[int]:
     Runs inside the pipeline's write transaction with a bounded number of queries per batch.
     Returns the ids of conversations that were opened.
     """
+    return _route(workspace_id, stored, now)
+
+
+def _route(workspace_id: int, stored: list, now: datetime, *, force: frozenset[int] = frozenset(),
+           actor: User | None = None) -> list[int]:
+    """Intake proper, shared by the ingest hook and ``open_from_post``: posts whose id is in
+    ``force`` open a conversation even if nothing says they need care (a person decided they do),
+    with ``actor`` recorded on the "created" event. Everything else — thread keys, routing
+    rules, incidents, SLA due times, customers, live events, automatic assignment — is the same
+    code path whichever way a post arrives."""
     if not stored:
         return []
     config = care_settings(workspace_id)
@@ -287,7 +300,7 @@ def route_posts(workspace_id: int, stored: list, now: datetime) -> list[int]:
             continue
         if conversation is None:
             source = sources.get(row.source_id)
-            needs = (row.kind == "dm" or (row.reply_to_id in outbound_parents)
+            needs = (post.id in force or row.kind == "dm" or (row.reply_to_id in outbound_parents)
                      or (source is not None and _mentions(row.text, source.account_handle))
                      or (row.complaint is not None and row.complaint >= config.complaint_threshold))
             if not needs:
@@ -311,7 +324,7 @@ def route_posts(workspace_id: int, stored: list, now: datetime) -> list[int]:
                         labels = _labels_value(conversation.label_list() + list(rule.add_labels))
                         conversation.labels = labels
             for incident, match in incidents:
-                if match(row.text):
+                if match(row.text, **_match_fields(row, sources)):
                     conversation.incident_id = incident.pk
                     conversation.labels = _labels_value(conversation.label_list() + [incident.label])
                     break
@@ -334,14 +347,17 @@ def route_posts(workspace_id: int, stored: list, now: datetime) -> list[int]:
             for c in conversations:
                 c.pk = Conversation.objects.get(workspace_id=workspace_id, thread_key=c.thread_key, created_at=now).pk
         created_ids = [c.pk for c in conversations]
-        ConversationPost.objects.bulk_create(
-            [ConversationPost(conversation_id=new[key].pk, post_id=post.id) for key, posts in new_posts.items() for post in posts],
-            ignore_conflicts=True)
-        ConversationEvent.objects.bulk_create(
-            [_event(c.pk, workspace_id, "created", None, now, post=new_posts[c.thread_key][0].id, team=c.team_id,
-                    priority=c.priority, labels=c.label_list(), incident=c.incident_id) for c in conversations])
+        insert_memberships([(new[key].pk, post.id) for key, posts in new_posts.items() for post in posts])
+        events = []
+        for c in conversations:
+            first = new_posts[c.thread_key][0].id
+            detail = {"post": first, "team": c.team_id, "priority": c.priority, "labels": c.label_list(), "incident": c.incident_id}
+            if first in force:
+                detail["how"] = "sent_to_care"
+            events.append(_event(c.pk, workspace_id, "created", actor if first in force else None, now, **detail))
+        insert_events(events)
     if joined:
-        _join(workspace_id, joined, incidents, now)
+        _join(workspace_id, joined, incidents, now, sources)
     if created_ids or joined:
         ids = created_ids + sorted({c.pk for c, _ in joined})
         _publish_after_commit(workspace_id, {"type": "care", "conversations": ids[:100]})
@@ -372,48 +388,141 @@ def _attach_customers(workspace_id: int, conversations: list[Conversation], hand
         c.customer_id = known.get(c.author_id)
 
 
-def _join(workspace_id: int, joined: list, incidents: list, now: datetime) -> None:
-    ConversationPost.objects.bulk_create([ConversationPost(conversation_id=c.pk, post_id=post.id) for c, post in joined],
-                                         ignore_conflicts=True)
+def _match_fields(row, sources: dict[int, Source]) -> dict[str, str]:
+    """What an incident matcher may look at besides the text (the listening query language
+    understands ``lang:``, ``sentiment:``, ``from:`` and ``source:``)."""
+    source = sources.get(row.source_id)
+    return {"language": row.language or "", "sentiment": row.sentiment or "", "handle": row.author_handle or "",
+            "platform": source.platform if source is not None else ""}
+
+
+# What a post joining a conversation may change, written back in one statement per conversation.
+_JOIN_COLUMNS = ("status", "snooze_until", "resolved_at", "first_reply_at", "last_reply_at", "waiting_since",
+                 "next_response_due", "last_customer_post_at", "last_post_id", "preview", "updated_at",
+                 "incident_id", "labels", "sla_marks")
+
+
+def _join(workspace_id: int, joined: list, incidents: list, now: datetime, sources: dict[int, Source]) -> None:
+    """Posts joining existing conversations, set-based: a busy thread's replies in a batch cost one
+    locked read and one update per conversation, not a few ORM queries per post."""
+    insert_memberships([(c.pk, post.id) for c, post in joined])
+    # Lock the rows in id order (PostgreSQL; an SQLite write transaction is exclusive anyway) and
+    # start from what they hold now: an agent may have changed one since routing read it.
+    state: dict[int, dict] = {}
+    ids = sorted({c.pk for c, _ in joined})
+    for start in range(0, len(ids), 900):
+        for values in (Conversation.objects.select_for_update().filter(pk__in=ids[start:start + 900]).order_by("pk")
+                       .values("pk", "team_id", *_JOIN_COLUMNS)):
+            state[values.pop("pk")] = values
     policies = None
-    events = []
+    events: list[ConversationEvent] = []
     for conversation, post in joined:
+        current = state.get(conversation.pk)
+        if current is None:
+            continue  # deleted since routing read it
         row = post.row
         if row.is_outbound:
             # The brand answered on the platform itself: that is a response too.
-            if conversation.first_reply_at is None:
-                Conversation.objects.filter(pk=conversation.pk, first_reply_at__isnull=True).update(first_reply_at=now)
-                conversation.first_reply_at = now
-            Conversation.objects.filter(pk=conversation.pk).update(last_reply_at=now, waiting_since=None, next_response_due=None, updated_at=now)
-            conversation.waiting_since = None
+            if current["first_reply_at"] is None:
+                current["first_reply_at"] = now
+            current.update(last_reply_at=now, waiting_since=None, next_response_due=None, updated_at=now)
             continue
         created = row.created_at if row.created_at <= now else now
-        updates: dict = {"last_customer_post_at": created, "last_post_id": post.id, "preview": row.text[:280], "updated_at": now}
-        if conversation.status in (Status.PENDING, Status.SNOOZED, Status.RESOLVED):
-            moved = Conversation.objects.filter(pk=conversation.pk, status=conversation.status).update(
-                status=Status.OPEN, snooze_until=None, resolved_at=None)
-            if moved:
-                events.append(_event(conversation.pk, workspace_id, "reopened", None, now, previous=conversation.status, post=post.id))
-                conversation.status = Status.OPEN
-        if conversation.waiting_since is None:
-            updates["waiting_since"] = created
-            conversation.waiting_since = created
-            if conversation.first_reply_at is not None:
+        current["updated_at"] = now
+        # A post sent to the desk by hand may be older than what the conversation already holds:
+        # it joins, but the conversation's latest post (preview, position in queues) stays.
+        if current["last_post_id"] is None or post.id > current["last_post_id"]:
+            current.update(last_customer_post_at=created, last_post_id=post.id, preview=row.text[:280])
+        if current["status"] in (Status.PENDING, Status.SNOOZED, Status.RESOLVED):
+            events.append(_event(conversation.pk, workspace_id, "reopened", None, now, previous=current["status"], post=post.id))
+            current.update(status=Status.OPEN, snooze_until=None, resolved_at=None)
+        if current["waiting_since"] is None:
+            current["waiting_since"] = created
+            if current["first_reply_at"] is not None:
                 if policies is None:
                     policies = _Policies(workspace_id)
-                updates["next_response_due"] = policies.due(conversation.team_id, now, "next_response_minutes")
-                updates["sla_marks"] = Replace(Replace(F("sla_marks"), Value(",nr_warn,"), Value(",")), Value(",nr_breach,"), Value(","))
-        if conversation.incident_id is None:
+                current["next_response_due"] = policies.due(current["team_id"], now, "next_response_minutes")
+                current["sla_marks"] = current["sla_marks"].replace(",nr_warn,", ",").replace(",nr_breach,", ",")
+        if current["incident_id"] is None:
             for incident, match in incidents:
-                if match(row.text):
-                    updates["incident_id"] = incident.pk
-                    updates["labels"] = _labels_value(conversation.label_list() + [incident.label])
-                    conversation.incident_id = incident.pk
+                if match(row.text, **_match_fields(row, sources)):
+                    current["incident_id"] = incident.pk
+                    current["labels"] = _labels_value([label for label in current["labels"].split(",") if label] + [incident.label])
                     break
-        Conversation.objects.filter(pk=conversation.pk).update(**updates)
         events.append(_event(conversation.pk, workspace_id, "customer_post", None, now, post=post.id))
-    if events:
-        ConversationEvent.objects.bulk_create(events)
+    to_db = sql.datetime_converter()
+    sql.executemany(
+        f"UPDATE {Conversation._meta.db_table} SET {', '.join(f'{column} = %s' for column in _JOIN_COLUMNS)} WHERE id = %s",
+        [[to_db(value) if isinstance(value, datetime) else value for value in (values[c] for c in _JOIN_COLUMNS)] + [pk]
+         for pk, values in state.items()],
+    )
+    for conversation, _post in joined:  # the callers' objects follow, as the ORM updates did
+        for column, value in state.get(conversation.pk, {}).items():
+            setattr(conversation, column, value)
+    insert_events(events)
+
+
+def insert_memberships(pairs: list[tuple[int, int]]) -> None:
+    """(conversation id, post id) rows; a post already in a conversation stays where it is."""
+    if pairs:
+        sql.executemany(f"INSERT INTO {ConversationPost._meta.db_table} (conversation_id, post_id) VALUES (%s, %s) "
+                        "ON CONFLICT (post_id) DO NOTHING", pairs)
+
+
+def insert_events(events: list[ConversationEvent]) -> None:
+    """Many events in one statement, without the ORM's per-object cost (routing writes thousands)."""
+    if not events:
+        return
+    detail = "%s::jsonb" if sql.is_postgresql() else "%s"
+    to_db = sql.datetime_converter()
+    sql.executemany(
+        f"INSERT INTO {ConversationEvent._meta.db_table} (workspace_id, conversation_id, kind, actor_id, at, detail) "
+        f"VALUES (%s, %s, %s, %s, %s, {detail})",
+        [(e.workspace_id, e.conversation_id, e.kind, e.actor_id, to_db(e.at), json.dumps(e.detail, cls=DjangoJSONEncoder))
+         for e in events],
+    )
+
+
+# --- sending a post to the desk by hand (listening columns, the thread page, the API) -------------
+
+def _as_stored(post: Post):
+    """A stored post as the ingest hook hands it over, so that a post sent by hand goes through
+    exactly the intake code (thread keys, rules, incidents, SLA) that new posts go through."""
+    from veille.ingest.pipeline import StoredPost
+    from veille.ingest.store import PostRow
+
+    author = post.author
+    row = PostRow(source_id=post.source_id, external_id=post.external_id, author_key=(author.platform, author.external_id),
+                  text=post.text, created_at=post.created_at, kind=post.kind, is_outbound=post.is_outbound, url=post.url,
+                  in_reply_to_external_id=post.in_reply_to_external_id, author_handle=author.handle,
+                  reply_to_id=post.reply_to_id, thread_root_id=post.thread_root_id, language=post.language,
+                  sentiment=post.sentiment, complaint=post.complaint)
+    return StoredPost(post.pk, post.workspace_id, post.author_id, row)
+
+
+def open_from_post(post: Post, actor: User, now: datetime | None = None) -> Conversation:
+    """Someone decided this post needs an answer: open a conversation for it, or join the one its
+    thread already has, with the routing rules applied as at intake. Idempotent: a post already
+    in a conversation returns that conversation, and who sent it is recorded once."""
+    now = _now(now)
+    if post.is_outbound:
+        raise CareError(_("The brand's own posts cannot be sent to the care desk."), "outbound_post")
+    with transaction.atomic():
+        # Two people pressing "Send to care" at once: the second waits here (PostgreSQL row lock;
+        # SQLite write transactions are already serial) and then finds the first one's work.
+        locked = (Post.objects.select_for_update(of=("self",)).select_related("author")
+                  .filter(pk=post.pk, workspace_id=post.workspace_id).first())
+        if locked is None:
+            raise CareError(_("No such post."), "not_found")
+        conversation_id = ConversationPost.objects.filter(post_id=locked.pk).values_list("conversation_id", flat=True).first()
+        if conversation_id is None:
+            _route(locked.workspace_id, [_as_stored(locked)], now, force=frozenset({locked.pk}), actor=actor)
+            conversation_id = ConversationPost.objects.filter(post_id=locked.pk).values_list("conversation_id", flat=True).get()
+        already = ConversationEvent.objects.filter(conversation_id=conversation_id, kind="sent_to_care", detail__post=locked.pk)
+        if not already.exists():
+            _event(conversation_id, locked.workspace_id, "sent_to_care", actor, now, post=locked.pk).save()
+            _publish_after_commit(locked.workspace_id, {"type": "care", "conversation": conversation_id})
+    return Conversation.objects.select_related("source", "author", "assignee").get(pk=conversation_id)
 
 
 # --- assignment ----------------------------------------------------------------------------------
@@ -546,6 +655,7 @@ def reassign_stale(now: datetime | None = None) -> int:
                     _notify(config.workspace_id, [assignee_id], "reassigned",
                             _("Conversation #%(id)s was handed to someone else: no answer within %(minutes)s minutes.")
                             % {"id": conversation_id, "minutes": config.reassign_after_minutes}, conversation_id, now)
+                    _publish_after_commit(config.workspace_id, {"type": "care", "conversation": conversation_id})
                     exclude[conversation_id] = {assignee_id}
                     moved += 1
         if exclude:
@@ -1226,6 +1336,7 @@ def check_sla(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
                                                                                            updated_at=now):
                 ConversationEvent.objects.create(workspace_id=workspace_id, conversation_id=conversation_id, kind="status", at=now,
                                                  detail={"previous": Status.SNOOZED, "status": Status.OPEN, "how": "snooze_ended"})
+                _publish_after_commit(workspace_id, {"type": "care", "conversation": conversation_id})
                 counts["woken"] += 1
     warn_minutes = dict(SlaPolicy.objects.values_list("id", "warn_before_minutes"))
     horizon = now + timedelta(minutes=max(warn_minutes.values(), default=0))
@@ -1274,25 +1385,43 @@ def check_sla(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
 # --- incidents -------------------------------------------------------------------------------------
 
 def declare_incident(workspace: Workspace, actor: User | None, *, title: str, query: str, origin: str = "manual",
-                     matcher: str = "phrase", now: datetime | None = None, lookback_hours: int = 48) -> Incident:
+                     matcher: str = "phrase", now: datetime | None = None, lookback_hours: int = 48,
+                     alert=None) -> Incident:
     """Declare an incident: matching incoming posts are labelled and grouped under it, and so
-    are matching active conversations of the last ``lookback_hours``."""
+    are matching active conversations of the last ``lookback_hours`` (or since the start of the
+    alert's window, when that is earlier). ``alert``: the listening alert that prompted it."""
     now = _now(now)
-    title, query = (title or "").strip()[:200], (query or "").strip()[:500]
+    title, query = (title or "").strip()[:200], (query or "").strip()[:1000]
     if not title or not query:
         raise CareError(_("An incident needs a title and a matching query."), "empty")
-    match = matcher_for(matcher, query)
+    if matcher not in MATCHERS:
+        raise CareError(_("Unknown matcher."), "unknown_matcher")
+    try:
+        match = matcher_for(matcher, query)
+    except ValueError as error:  # e.g. a query the listening language cannot parse
+        raise CareError(_("The matching query is not valid: %(error)s") % {"error": error}, "invalid_query") from None
+    since = now - timedelta(hours=lookback_hours)
+    if alert is not None and alert.window_start < since:
+        since = alert.window_start
     with transaction.atomic():
         incident = Incident.objects.create(workspace=workspace, title=title, query=query, matcher=matcher, label="incident",
-                                           origin=(origin or "manual")[:200], declared_by=actor, declared_at=now)
+                                           origin=(origin or "manual")[:200], declared_by=actor, declared_at=now, alert=alert,
+                                           window_start=alert.window_start if alert is not None else None,
+                                           window_end=alert.window_end if alert is not None else None)
         incident.label = f"incident-{incident.pk}"
         incident.save(update_fields=["label"])
-        IncidentEvent.objects.create(incident=incident, kind="declared", actor=actor, at=now, detail={"query": query, "origin": origin})
+        detail: dict = {"query": query, "origin": origin}
+        if alert is not None:
+            detail.update(alert=alert.pk, window_start=alert.window_start.isoformat(), window_end=alert.window_end.isoformat())
+        IncidentEvent.objects.create(incident=incident, kind="declared", actor=actor, at=now, detail=detail)
         candidates = (ConversationPost.objects.filter(conversation__workspace=workspace, conversation__incident__isnull=True,
                                                       conversation__status__in=ACTIVE_STATUSES,
-                                                      conversation__created_at__gte=now - timedelta(hours=lookback_hours))
-                      .values_list("conversation_id", "post__text")[:20000])
-        grouped = sorted({conversation_id for conversation_id, text in candidates if match(text)})
+                                                      conversation__created_at__gte=since)
+                      .values_list("conversation_id", "post__text", "post__language", "post__sentiment", "post__author__handle",
+                                   "post__source__platform")[:20000])
+        grouped = sorted({conversation_id for conversation_id, text, language, sentiment, handle, platform in candidates
+                          if match(text, language=language or "", sentiment=sentiment or "", handle=handle or "",
+                                   platform=platform or "")})
         for conversation_id in grouped:
             conversation = Conversation.objects.get(pk=conversation_id)
             Conversation.objects.filter(pk=conversation_id, incident__isnull=True).update(
@@ -1302,7 +1431,40 @@ def declare_incident(workspace: Workspace, actor: User | None, *, title: str, qu
             IncidentEvent.objects.create(incident=incident, kind="grouped", actor=actor, at=now, detail={"conversations": len(grouped)})
         record_audit(workspace, actor, "care_declare_incident", title, query=query)
         _publish_after_commit(workspace.pk, {"type": "care_incident", "incident": incident.pk})
+        if grouped:
+            _publish_after_commit(workspace.pk, {"type": "care", "conversations": grouped[:100]})
     return incident
+
+
+def incident_defaults(alert) -> dict[str, str]:
+    """What the form to declare an incident from a listening alert starts with: the saved
+    search's query in the listening language (when listening registered its matcher)."""
+    search = alert.search
+    window = f"{timezone.localtime(alert.window_start):%H:%M}–{timezone.localtime(alert.window_end):%H:%M}"
+    return {"title": _("%(search)s: alert of %(window)s") % {"search": search.name, "window": window}, "query": search.query,
+            "matcher": "listening" if "listening" in MATCHERS else "phrase"}
+
+
+def declare_incident_from_alert(alert, actor: User, *, title: str | None = None, query: str | None = None,
+                                now: datetime | None = None) -> tuple[Incident, bool]:
+    """A community manager turns a listening alert into an incident, pre-filled with the saved
+    search's query and the alert's window. One alert gives at most one incident: declaring again
+    returns the first one (and ``False``)."""
+    existing = Incident.objects.filter(alert=alert).first()
+    if existing is not None:
+        return existing, False
+    defaults = incident_defaults(alert)
+    # An edited query is in the same language as the saved search's, so the same matcher reads it.
+    try:
+        with transaction.atomic():
+            incident = declare_incident(alert.workspace, actor, title=title or defaults["title"], query=query or defaults["query"],
+                                        origin=f"alert:{alert.pk}", matcher=defaults["matcher"], now=now, alert=alert)
+    except IntegrityError:  # someone declared it at the same moment: theirs stands
+        found = Incident.objects.filter(alert=alert).first()
+        if found is None:
+            raise
+        return found, False
+    return incident, True
 
 
 def set_incident_message(incident: Incident, actor: User, text: str, now: datetime | None = None) -> Incident:

@@ -28,6 +28,7 @@ from veille.care.models import (
     SlaPolicy,
     Team,
 )
+from veille.ingest.models import Post
 
 router = Router(tags=["care"])
 
@@ -258,6 +259,25 @@ def list_conversations(request: HttpRequest, filters: Query[QueueFilter]):
                           incident_id=filters.incident_id, label=_strip_nul(filters.label), q=_strip_nul(filters.q),
                           limit=filters.limit, before_id=filters.before_id)
     return [ConversationOut.of(c) for c in found]
+
+
+# Before "/conversations/{conversation_id}": its path parameter would also match "from-post".
+class FromPostIn(In):
+    post_id: int = Field(ge=1, le=MAX_ID)
+
+
+@router.post("/conversations/from-post", response={200: ConversationOut, 400: ErrorOut, 404: ErrorOut})
+@care_errors
+def conversation_from_post(request: HttpRequest, body: FromPostIn):
+    """Send a post to the care desk (as "Send to care" in listening columns): opens a conversation
+    for it with the routing rules applied, or joins the one its thread already has. Idempotent:
+    the same post always answers the same conversation. The sender is recorded as an event."""
+    require_role(request, WORK)
+    post = Post.objects.select_related("author").filter(pk=body.post_id, workspace_id=request.workspace.id).first()
+    if post is None:
+        raise Http404
+    conversation = actions.open_from_post(post, request.user)
+    return ConversationOut.of(queries.get_conversation(request.workspace.id, conversation.pk))
 
 
 @router.get("/conversations/{conversation_id}", response={200: ConversationDetailOut, 404: ErrorOut})
@@ -716,12 +736,16 @@ def put_settings(request: HttpRequest, body: SettingsIn):
 
 class IncidentIn(In):
     title: str = Field(max_length=200)
-    query: str = Field(max_length=500)
+    query: str = Field(max_length=1000)
     origin: str = Field("manual", max_length=200, description="e.g. the spike alert that prompted it")
+    matcher: str = Field("phrase", max_length=32, description='"phrase" (words, "phrases", OR) or "listening" (query language)')
 
 
 def _incident_out(i: Incident) -> dict:
-    return {"id": i.pk, "title": i.title, "query": i.query, "label": i.label, "state": i.state, "origin": i.origin,
+    return {"id": i.pk, "title": i.title, "query": i.query, "matcher": i.matcher, "label": i.label, "state": i.state,
+            "origin": i.origin, "alert_id": i.alert_id,
+            "window_start": i.window_start.isoformat() if i.window_start else None,
+            "window_end": i.window_end.isoformat() if i.window_end else None,
             "declared_at": i.declared_at.isoformat(), "ended_at": i.ended_at.isoformat() if i.ended_at else None,
             "message": i.message, "message_approved": i.message_approved_by_id is not None, "summary": i.summary}
 
@@ -737,6 +761,28 @@ def list_incidents(request: HttpRequest):
 def declare_incident(request: HttpRequest, body: IncidentIn):
     require_role(request, SUPERVISE)
     return 201, _incident_out(actions.declare_incident(request.workspace, request.user, **body.dict()))
+
+
+class FromAlertIn(In):
+    alert_id: int = Field(ge=1, le=MAX_ID)
+    title: str | None = Field(None, max_length=200, description="omit: the saved search's name and the alert's window")
+    query: str | None = Field(None, max_length=1000, description="omit: the saved search's query")
+
+
+@router.post("/incidents/from-alert", response={200: dict, 201: dict, 400: ErrorOut, 404: ErrorOut})
+@care_errors
+def declare_incident_from_alert(request: HttpRequest, body: FromAlertIn):
+    """Declare an incident from a listening alert, pre-filled with its saved search's query (in
+    the listening query language) and the alert's window. One incident per alert: 201 when it
+    is declared, 200 with the existing one when the alert already has it."""
+    require_role(request, SUPERVISE)
+    from veille.listening.models import Alert
+
+    alert = Alert.objects.select_related("search", "workspace").filter(pk=body.alert_id, workspace_id=request.workspace.id).first()
+    if alert is None:
+        raise Http404
+    incident, created = actions.declare_incident_from_alert(alert, request.user, title=body.title, query=body.query)
+    return (201 if created else 200), _incident_out(incident)
 
 
 @router.get("/incidents/{incident_id}", response={200: dict, 404: ErrorOut})

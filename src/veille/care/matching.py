@@ -1,8 +1,11 @@
-"""Incident matchers, pluggable: ``MATCHERS[name](query)`` returns ``text -> bool``.
+"""Incident matchers, pluggable: ``MATCHERS[name](query)`` returns
+``match(text, *, language="", sentiment="", handle="", platform="") -> bool``.
 
 The default "phrase" matcher: alternatives separated by `` OR `` (or commas); each alternative
-matches when all its words (or its "quoted phrase") appear, ignoring case and accents. Another
-app (listening's query language) registers its own matcher with ``register``.
+matches when all its words (or its "quoted phrase") appear, ignoring case and accents; it looks
+at the text only. Another app registers its own matcher with ``register`` (listening registers
+"listening", its query language, which also reads the post's language, sentiment, author and
+platform).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-Matcher = Callable[[str], bool]
+# match(text, language=..., sentiment=..., handle=..., platform=...): keyword fields may be absent.
+Matcher = Callable[..., bool]
 MATCHERS: dict[str, Callable[[str], Matcher]] = {}
 
 
@@ -39,7 +43,7 @@ def phrase_matcher(query: str) -> Matcher:
         if terms:
             alternatives.append(terms)
 
-    def match(text: str) -> bool:
+    def match(text: str, **_fields: str) -> bool:
         folded = fold(text or "")
         words = set(_WORD.findall(folded))
         for terms in alternatives:
@@ -51,6 +55,10 @@ def phrase_matcher(query: str) -> Matcher:
 
 
 register("phrase", phrase_matcher)
+
+
+def available() -> list[str]:
+    return sorted(MATCHERS)
 
 
 def matcher_for(name: str, query: str) -> Matcher:

@@ -131,11 +131,18 @@ class Incident(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="care_incidents")
     title = models.CharField(max_length=200)
-    query = models.CharField(max_length=500)
+    # As long as a saved search's query: an incident declared from an alert starts from it.
+    query = models.CharField(max_length=1000)
     matcher = models.CharField(max_length=32, default="phrase")
     label = models.CharField(max_length=60)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
-    origin = models.CharField(max_length=200, blank=True)  # e.g. "spike alert 12" or "manual"
+    origin = models.CharField(max_length=200, blank=True)  # e.g. "alert:12" or "manual"
+    # The listening alert that prompted it (at most one incident per alert) and that alert's
+    # window; the window's start also bounds how far back matching conversations are grouped.
+    alert = models.ForeignKey("listening.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)  # the unique constraint below indexes it
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
     declared_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     declared_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -146,6 +153,7 @@ class Incident(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "state"], name="care_incident_active")]
+        constraints = [models.UniqueConstraint(fields=["alert"], condition=Q(alert__isnull=False), name="care_incident_one_per_alert")]
 
 
 class IncidentEvent(models.Model):

@@ -31,7 +31,7 @@ CONVERSATION_LIST_FIELDS = (
     "id", "workspace_id", "status", "priority", "labels", "preview", "language", "is_private", "created_at",
     "last_customer_post_at", "waiting_since", "first_reply_at", "first_response_due", "next_response_due", "resolution_due",
     "sla_marks", "assignee_id", "assigned_at", "team_id", "incident_id", "source_id", "author_id", "updated_at", "linked_id",
-    "customer_id", "root_post_id", "snooze_until",
+    "customer_id", "root_post_id", "snooze_until", "last_post_id",
     "author__handle", "author__name", "author__platform", "assignee__username", "team__name", "source__name", "source__platform",
 )
 
@@ -311,3 +311,25 @@ def incident_timeline(incident: Incident, bucket_minutes: int = 15) -> dict:
         at = at.replace(minute=at.minute - at.minute % bucket_minutes, second=0, microsecond=0)
         volume[at.isoformat()] += 1
     return {"events": events, "volume": sorted(volume.items())}
+
+
+# --- what other apps show about care (listening columns, alerts, the thread page) ---------------------
+
+def conversations_for_posts(workspace_id: int, post_ids: list[int]) -> dict[int, int]:
+    """post id → the conversation it belongs to, for the posts of a page (one query)."""
+    if not post_ids:
+        return {}
+    return dict(ConversationPost.objects.filter(post_id__in=post_ids, conversation__workspace_id=workspace_id)
+                .values_list("post_id", "conversation_id"))
+
+
+def incidents_for_alerts(workspace_id: int, alert_ids: list[int]) -> dict[int, int]:
+    """alert id → the incident declared from it (one query)."""
+    if not alert_ids:
+        return {}
+    return dict(Incident.objects.filter(workspace_id=workspace_id, alert_id__in=alert_ids).values_list("alert_id", "id"))
+
+
+def new_activity_count(conversations: list[Conversation], after_post_id: int, cap: int) -> int:
+    """Conversations of a list whose latest customer post came after ``after_post_id``."""
+    return min(sum(1 for c in conversations if (c.last_post_id or 0) > after_post_id), cap)

@@ -4,6 +4,7 @@ from veille.care import views
 
 urlpatterns = [
     path("", views.queue, name="care_queue"),
+    path("events/", views.queue_events, name="care_queue_events"),
     path("presence/", views.my_presence, name="care_my_presence"),
     path("notifications/read/", views.notifications_read, name="care_notifications_read"),
     path("c/<int:conversation_id>/", views.conversation, name="care_conversation"),

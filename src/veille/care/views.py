@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -29,6 +32,8 @@ from veille.care.models import (
     Status,
     Team,
 )
+from veille.listening.models import Alert
+from veille.web.live import bus, event_stream
 
 WORK = (Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT)
 SUPERVISE = (Role.ADMIN, Role.COMMUNITY_MANAGER)
@@ -65,43 +70,101 @@ def _flash_error(request: HttpRequest, error: actions.CareError) -> None:
     messages.error(request, str(error))
 
 
-@workspace_required(READ)
-@require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def _queue_params(request: HttpRequest) -> dict:
+    """The queue a page (and its live stream) shows, from the query string."""
     name = request.GET.get("queue") or "mine"
     if name not in queries.QUEUES:
         name = "mine"
     status = request.GET.get("status") or None
     if status not in Status.values:
         status = None
-    q = _clean(request.GET.get("q"), 200)
-    label = _clean(request.GET.get("label"), 60) or None
     team_id = _int(request.GET.get("team"))
+    return {"queue": name, "status": status, "q": _clean(request.GET.get("q"), 200),
+            "label": _clean(request.GET.get("label"), 60) or None, "team_id": team_id if team_id and team_id > 0 else None}
+
+
+def _queue_rows(request: HttpRequest, params: dict) -> list[dict]:
+    conversations = queries.queue(request.workspace.id, request.user.pk, params["queue"], status=params["status"],
+                                  q=params["q"] or None, label=params["label"], team_id=params["team_id"], limit=100)
+    now = timezone.now()
+    rows = []
+    for c in conversations:
+        due = _due(c)
+        rows.append({"c": c, "due": due, "overdue": due is not None and due <= now})
+    return rows
+
+
+@workspace_required(READ)
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    params = _queue_params(request)
     partial = bool(request.GET.get("partial"))
+    version = queries.queue_version(request.workspace.id)
     if partial:
-        # The page refreshes its rows every few seconds: answer 304 when nothing changed.
+        # The fallback refresh (when the live stream is down) every few seconds: 304 when
+        # nothing changed.
         actions.seen(request.workspace.id, request.user)
-        etag = f'"{queries.queue_version(request.workspace.id)}-{request.LANGUAGE_CODE}"'
+        etag = f'"{version}-{request.LANGUAGE_CODE}"'
         if request.headers.get("If-None-Match") == etag:
             response = HttpResponse(status=304)
             response["ETag"] = etag
             return response
-    conversations = queries.queue(request.workspace.id, request.user.pk, name, status=status, q=q or None, label=label,
-                                  team_id=team_id if team_id and team_id > 0 else None, limit=100)
-    now = timezone.now()
-    rows = [{"c": c, "due": _due(c), "overdue": (_due(c) is not None and _due(c) <= now)} for c in conversations]
-    context = {"rows": rows, "queue": name, "status": status or "", "q": q, "label": label or "", "now": now,
+    name = params["queue"]
+    stream_query = {key: value for key, value in (("queue", name), ("status", params["status"]), ("q", params["q"]),
+                                                  ("label", params["label"]), ("team", params["team_id"])) if value}
+    context = {"rows": _queue_rows(request, params), "queue": name, "status": params["status"] or "", "q": params["q"],
+               "label": params["label"] or "", "now": timezone.now(),
                "counts": queries.queue_counts(request.workspace.id, request.user.pk), "statuses": Status.choices,
                "profile": actions.agent_profile(request.workspace.id, request.user) if request.membership.role in WORK else None,
                "presences": Presence.choices,
                "notifications": queries.notifications(request.user.pk, request.workspace.id, limit=10, unread_only=True),
-               "tabs": [("mine", _("Mine")), ("unassigned", _("Unassigned")), ("all", _("All open")), ("closed", _("Done"))]}
+               "tabs": [("mine", _("Mine")), ("unassigned", _("Unassigned")), ("all", _("All open")), ("closed", _("Done"))],
+               "events_url": reverse("care_queue_events") + "?" + urlencode({**stream_query, "v": version})}
     if partial:
         response = render(request, "care/_queue_rows.html", context)
         response["ETag"] = etag
         response["Cache-Control"] = "no-cache"
         return response
     return render(request, "care/queue.html", context)
+
+
+# Without a care event on this process's bus, a queue stream still re-reads the queue's version
+# this often: changes written by other processes (imports, workers on SQLite) and SLA timers.
+QUEUE_RECHECK_S = 5.0
+# An agent whose queue is open is at the desk: the stream keeps their online presence fresh as
+# the page's periodic refresh did (expire_presence turns silent agents away after 10 minutes).
+PRESENCE_EVERY_S = 60.0
+CARE_EVENT_TYPES = ("care", "care_notification", "care_approval")
+
+
+@workspace_required(READ)
+@require_GET
+def queue_events(request: HttpRequest) -> StreamingHttpResponse:
+    """Server-sent events for the queue page: its rows (rendered, escaped) and tab counts each
+    time a conversation of the workspace is opened, assigned or changes status. The page starts
+    with the version it was rendered at (``v``), so nothing is sent until something changes."""
+    params = _queue_params(request)
+    workspace_id = request.workspace.id
+    state = {"version": _clean(request.GET.get("v"), 100), "bus": -1, "checked": 0.0, "seen": 0.0}
+
+    def poll(after: int) -> tuple[list[str], int, bool]:
+        now = time.monotonic()
+        if now - state["seen"] >= PRESENCE_EVERY_S:
+            state["seen"] = now
+            actions.seen(workspace_id, request.user)
+        count = bus.count(workspace_id, CARE_EVENT_TYPES)
+        if count == state["bus"] and now - state["checked"] < QUEUE_RECHECK_S:
+            return [], after, False
+        state["bus"], state["checked"] = count, now
+        version = queries.queue_version(workspace_id)
+        if version == state["version"]:
+            return [], after, False
+        state["version"] = version
+        html = render_to_string("care/_queue_rows.html", {"rows": _queue_rows(request, params)}, request=request)
+        data = {"html": html, "counts": queries.queue_counts(workspace_id, request.user.pk)}
+        return [f"event: rows\ndata: {json.dumps(data, default=str)}\n\n"], after, False
+
+    return event_stream(request, poll)
 
 
 def _due(c: Conversation) -> datetime | None:
@@ -385,21 +448,45 @@ def sla_export(request: HttpRequest) -> StreamingHttpResponse:
 
 # --- incidents ----------------------------------------------------------------------------------------
 
+def _alert(request: HttpRequest, value) -> Alert | None:
+    alert_id = _int(value, 0) or 0
+    if not 0 < alert_id <= MAX_ID:
+        return None
+    found = Alert.objects.select_related("search", "workspace").filter(pk=alert_id, workspace_id=request.workspace.id).first()
+    if found is None:
+        raise Http404(_("No such alert in this workspace."))
+    return found
+
+
 @workspace_required(READ)
 def incidents(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if request.membership.role not in SUPERVISE:
             raise Http404
+        alert = _alert(request, request.POST.get("alert"))
         try:
-            incident = actions.declare_incident(request.workspace, request.user, title=_clean(request.POST.get("title"), 200),
-                                                query=_clean(request.POST.get("query"), 500),
-                                                origin=_clean(request.POST.get("origin"), 200) or "manual")
+            if alert is not None:
+                incident, _created = actions.declare_incident_from_alert(
+                    alert, request.user, title=_clean(request.POST.get("title"), 200), query=_clean(request.POST.get("query"), 1000))
+            else:
+                incident = actions.declare_incident(request.workspace, request.user, title=_clean(request.POST.get("title"), 200),
+                                                    query=_clean(request.POST.get("query"), 1000),
+                                                    origin=_clean(request.POST.get("origin"), 200) or "manual")
         except actions.CareError as error:
             _flash_error(request, error)
-            return redirect("care_incidents")
+            return redirect(reverse("care_incidents") + (f"?alert={alert.pk}" if alert is not None else ""))
         return redirect("care_incident", incident.pk)
+    # From a listening alert: the form starts with the saved search's query and the alert's window.
+    alert = _alert(request, request.GET.get("alert")) if request.membership.role in SUPERVISE else None
+    if alert is not None:
+        existing = Incident.objects.filter(alert=alert, workspace_id=request.workspace.id).first()
+        if existing is not None:
+            return redirect("care_incident", existing.pk)
     found = Incident.objects.filter(workspace_id=request.workspace.id).order_by("-id")[:100]
-    return render(request, "care/incidents.html", {"incidents": found, "can_supervise": request.membership.role in SUPERVISE})
+    return render(request, "care/incidents.html", {
+        "incidents": found, "can_supervise": request.membership.role in SUPERVISE, "alert": alert,
+        "defaults": actions.incident_defaults(alert) if alert is not None else {},
+    })
 
 
 def _incident(request: HttpRequest, incident_id: int) -> Incident:

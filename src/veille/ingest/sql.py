@@ -26,6 +26,10 @@ def is_sqlite() -> bool:
     return connection.vendor == "sqlite"
 
 
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
 def execute(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     """Run one statement and return its rows (empty for statements without a result)."""
     if is_sqlite():

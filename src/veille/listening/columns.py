@@ -1,11 +1,20 @@
-"""Kinds of board column, pluggable: another app registers its own (e.g. the care queue) with
-``register(ColumnKind subclass instance)``. A kind answers one question: which posts of the
-workspace belong to a column, newest first, between two ids."""
+"""Kinds of board column, pluggable: another app registers its own (the care app registers its
+queues) with ``register(ColumnKind subclass instance)``.
+
+A kind of post column answers one question: which posts of the workspace belong to a column,
+newest first, between two ids; the board renders them and its stream sends new ones.
+
+A kind that shows something else (care conversations) sets ``shows_posts = False`` and renders
+its own body (``render_body``); the board stream re-sends that body whenever ``version`` changes,
+checking when the live bus carries one of ``live_types`` for the workspace (and every few
+seconds regardless, for writers in other processes). Such kinds also say what can be added
+(``choices``) and how a choice becomes a column (``configure``)."""
 
 from __future__ import annotations
 
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from veille.ingest.models import Author, Post
@@ -19,9 +28,27 @@ UNREAD_CAP = 99
 class ColumnKind:
     key = ""
     label = ""
+    shows_posts = True
+    live_types: tuple[str, ...] = ()
 
     def is_valid(self, column: Column, workspace_id: int, user_id: int) -> bool:
         return True
+
+    def choices(self, workspace_id: int, user_id: int) -> list[tuple[str, str]]:
+        """(target, label) pairs offered in "Add a column" (for kinds registered by other apps)."""
+        return []
+
+    def configure(self, target: str, workspace_id: int, user_id: int) -> tuple[str, dict] | None:
+        """The title and config of a new column for ``target``, or None when it is not valid."""
+        return None
+
+    def render_body(self, column: Column, request: HttpRequest) -> str:
+        """The column's content, rendered and escaped (kinds that do not show posts)."""
+        raise NotImplementedError
+
+    def version(self, column: Column, workspace_id: int) -> str:
+        """Changes whenever ``render_body`` would show something else (kinds that do not show posts)."""
+        return ""
 
     def post_ids(self, column: Column, workspace_id: int, *, after_id: int | None = None, upto_id: int | None = None,
                  before_id: int | None = None, limit: int = 30) -> list[int]:

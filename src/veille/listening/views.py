@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -23,7 +25,8 @@ from veille.accounts.models import Role
 from veille.accounts.permissions import has_role, workspace_required
 from veille.ingest import queries as post_queries
 from veille.ingest.models import Post
-from veille.listening import actions, charts, queries
+from veille.listening import actions, care_bridge, charts, queries
+from veille.listening.care_bridge import care_available
 from veille.listening.columns import COLUMN_KINDS, UNREAD_CAP
 from veille.listening.forms import (
     AuthorListForm,
@@ -43,10 +46,15 @@ from veille.listening.models import (
 )
 from veille.listening.query import QuerySyntaxError, compile_query
 from veille.listening.search import search_ids
-from veille.web.live import event_stream
+from veille.web.live import bus, event_stream
 
 MANAGE_LISTENING = frozenset({Role.ADMIN, Role.COMMUNITY_MANAGER, Role.ANALYST})
 ACT_ON_POSTS = frozenset({Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT})
+# Who may declare a care incident from an alert (the care desk's supervisors).
+DECLARE_INCIDENTS = frozenset({Role.ADMIN, Role.COMMUNITY_MANAGER})
+# Columns that are not post lists (care queues) are re-checked at least this often even when
+# the live bus stays quiet: their writers may be other processes (imports, workers on SQLite).
+LIVE_COLUMN_RECHECK_S = 5.0
 PERIODS = (1, 7, 30, 90)
 COLUMN_POSTS = 20
 EXPORT_MAX_POSTS = 100_000
@@ -99,8 +107,16 @@ def csv_response(filename: str, header: list[str], rows: Iterable[Iterable]) -> 
 
 def _post_context(request: HttpRequest, posts: list[Post]) -> dict:
     platforms = {post.source.platform for post in posts}
-    return {"capabilities": {p: actions.capabilities(p) for p in platforms}, "can_act": has_role(request, ACT_ON_POSTS),
-            "care_available": care_available()}
+    can_act = has_role(request, ACT_ON_POSTS)
+    available = can_act and care_available()
+    return {"capabilities": {p: actions.capabilities(p) for p in platforms}, "can_act": can_act, "care_available": available,
+            # Posts already in a care conversation show a link to it instead of "Send to care".
+            "care_links": care_bridge.conversations_for_posts(request.workspace.id, [p.id for p in posts]) if available else {}}
+
+
+def _alert_context(request: HttpRequest, alerts: list[Alert]) -> dict:
+    return {"alert_incidents": care_bridge.incidents_for_alerts(request.workspace.id, [a.id for a in alerts]),
+            "can_declare": has_role(request, DECLARE_INCIDENTS) and care_available()}
 
 
 def _export_urls(search_id: int, days: int) -> dict[str, str]:
@@ -147,6 +163,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "sov_chart": charts.hbars(_("Share of voice"), [(s.name, n) for s, n, _share in sov]) if sov else "",
         "alerts": queries.recent_alerts(workspace_id, limit=10), "can_manage": has_role(request, MANAGE_LISTENING),
     })
+    context.update(_alert_context(request, list(context["alerts"])))
     return render(request, "listening/overview.html", context)
 
 
@@ -195,6 +212,7 @@ def search_detail(request: HttpRequest, search_id: int) -> HttpResponse:
         "events": list(search.events.all()[:10]), "can_manage": has_role(request, MANAGE_LISTENING),
         "next_before": posts[-1].id if len(posts) == 20 else None,
     })
+    context.update(_alert_context(request, list(context["alerts"])))
     return render(request, "listening/search_detail.html", context)
 
 
@@ -362,6 +380,9 @@ def _column_posts(request: HttpRequest, column: Column, **window) -> list[Post]:
     return post_queries.posts_by_ids(request.workspace.id, kind.post_ids(column, request.workspace.id, limit=COLUMN_POSTS, **window))
 
 
+BUILT_IN_KINDS = ("search", "list", "mentions")
+
+
 @workspace_required()
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
@@ -371,10 +392,12 @@ def board(request: HttpRequest) -> HttpResponse:
     for column in board.columns.all():
         kind = COLUMN_KINDS.get(column.kind)
         valid = kind is not None and kind.is_valid(column, request.workspace.id, request.user.id)
-        posts = _column_posts(request, column) if valid else []
+        posts = _column_posts(request, column) if valid and kind.shows_posts else []
+        body = kind.render_body(column, request) if valid and not kind.shows_posts else ""
         all_posts += posts
         unread = kind.unread(column, request.workspace.id) if valid else 0
-        columns.append({"column": column, "posts": posts, "valid": valid, "unread": unread, "unread_more": unread > UNREAD_CAP})
+        columns.append({"column": column, "posts": posts, "body": body, "shows_posts": kind is None or kind.shows_posts,
+                        "valid": valid, "unread": unread, "unread_more": unread > UNREAD_CAP})
     last_id = Post.objects.filter(workspace_id=request.workspace.id).order_by("-id").values_list("id", flat=True).first() or 0
     from veille.sources.models import Source
 
@@ -383,6 +406,9 @@ def board(request: HttpRequest) -> HttpResponse:
         "searches": queries.searches_of(request.workspace.id), "lists": queries.lists_of(request.workspace.id, request.user.id),
         "sources": Source.objects.filter(workspace=request.workspace).exclude(account_handle="").order_by("name"),
         "kinds": COLUMN_KINDS,
+        # Kinds registered by other apps (care queues), each with what it can follow.
+        "extra_kinds": [(kind, kind.choices(request.workspace.id, request.user.id)) for key, kind in COLUMN_KINDS.items()
+                        if key not in BUILT_IN_KINDS],
     })
 
 
@@ -395,8 +421,9 @@ def _board_column(request: HttpRequest, column_id: int) -> Column:
 def column_add(request: HttpRequest) -> HttpResponse:
     board = actions.board_for(request.workspace, request.user)
     kind = request.POST.get("kind", "")
+    raw_target = request.POST.get("target", "")[:100]
     try:
-        target = int(request.POST.get("target", ""))
+        target = int(raw_target)
     except ValueError:
         target = 0
     title = ""
@@ -415,6 +442,10 @@ def column_add(request: HttpRequest) -> HttpResponse:
         source = Source.objects.filter(workspace=request.workspace, pk=target).exclude(account_handle="").first()
         if source:
             title, config = _("Mentions of %(handle)s") % {"handle": source.account_handle}, {"source_id": source.id}
+    elif kind in COLUMN_KINDS:
+        configured = COLUMN_KINDS[kind].configure(raw_target, request.workspace.id, request.user.id)
+        if configured:
+            title, config = configured
     if not config:
         messages.error(request, _("Choose what the column follows."))
     else:
@@ -445,35 +476,68 @@ def column_read(request: HttpRequest, column_id: int) -> HttpResponse:
     return redirect("listening:board")
 
 
-def _sse_column_post(request: HttpRequest, column_id: int, post: Post, caps: dict) -> str:
-    html = render_to_string("listening/_column_post.html", {"post": post, "capabilities": caps, "can_act": has_role(request, ACT_ON_POSTS),
-                                                                "care_available": care_available()}, request=request)
+def _sse_column_post(request: HttpRequest, column_id: int, post: Post, caps: dict, care: dict) -> str:
+    html = render_to_string("listening/_column_post.html", {"post": post, "capabilities": caps, "next": reverse("listening:board"), **care},
+                            request=request)
     return f"id: {post.id}\nevent: post\ndata: {json.dumps({'column': column_id, 'id': post.id, 'html': html})}\n\n"
+
+
+def _sse_column_body(column: Column, kind, request: HttpRequest) -> str:
+    unread = kind.unread(column, request.workspace.id)
+    data = {"column": column.id, "html": kind.render_body(column, request), "unread": unread, "unread_more": unread > UNREAD_CAP}
+    return f"event: column\ndata: {json.dumps(data)}\n\n"
 
 
 @workspace_required()
 @require_GET
 def board_events(request: HttpRequest) -> StreamingHttpResponse:
-    """One server-sent-event stream for the whole board: each new post, rendered, for each column it belongs to."""
+    """One server-sent-event stream for the whole board: each new post, rendered, for each column
+    it belongs to; and the whole body of columns that are not post lists (care queues) whenever
+    what they show changes."""
     workspace_id = request.workspace.id
     board = actions.board_for(request.workspace, request.user)
     caps: dict[str, frozenset] = {}
+    versions: dict[int, str] = {}
+    watch = {"bus": -1, "at": 0.0}
+
+    def live_columns(columns: list[Column]) -> list[str]:
+        others = [(c, COLUMN_KINDS[c.kind]) for c in columns if c.kind in COLUMN_KINDS and not COLUMN_KINDS[c.kind].shows_posts]
+        if not others:
+            return []
+        types = tuple(sorted({t for _c, kind in others for t in kind.live_types}))
+        count, now = bus.count(workspace_id, types), time.monotonic()
+        if count == watch["bus"] and now - watch["at"] < LIVE_COLUMN_RECHECK_S:
+            return []
+        watch["bus"], watch["at"] = count, now
+        chunks = []
+        for column, kind in others:
+            if not kind.is_valid(column, workspace_id, request.user.id):
+                continue
+            version = kind.version(column, workspace_id)
+            if versions.get(column.id) != version:
+                versions[column.id] = version
+                chunks.append(_sse_column_body(column, kind, request))
+        return chunks
 
     def poll(after: int) -> tuple[list[str], int, bool]:
+        columns = list(board.columns.all())
+        chunks = live_columns(columns)
         top = Post.objects.filter(workspace_id=workspace_id).order_by("-id").values_list("id", flat=True).first() or 0
         if top <= after:
-            return [], after, False
-        chunks: list[str] = []
-        for column in board.columns.all():
+            return chunks, after, False
+        care = {"can_act": has_role(request, ACT_ON_POSTS), "care_available": has_role(request, ACT_ON_POSTS) and care_available()}
+        for column in columns:
             kind = COLUMN_KINDS.get(column.kind)
-            if kind is None:
+            if kind is None or not kind.shows_posts:
                 continue
             ids = kind.post_ids(column, workspace_id, after_id=after, upto_id=top, limit=COLUMN_POSTS)
-            for post in reversed(post_queries.posts_by_ids(workspace_id, ids)):
+            posts = post_queries.posts_by_ids(workspace_id, ids)
+            links = care_bridge.conversations_for_posts(workspace_id, ids) if care["care_available"] else {}
+            for post in reversed(posts):
                 platform = post.source.platform
                 if platform not in caps:
                     caps[platform] = actions.capabilities(platform)
-                chunks.append(_sse_column_post(request, column.id, post, caps))
+                chunks.append(_sse_column_post(request, column.id, post, caps, {**care, "care_links": links}))
         chunks.append(f"id: {top}\nevent: cursor\ndata: {top}\n\n")
         return chunks, top, False
 
@@ -541,7 +605,8 @@ def event_live(request: HttpRequest, event_id: int) -> JsonResponse:
 @workspace_required()
 @require_GET
 def alerts(request: HttpRequest) -> HttpResponse:
-    return render(request, "listening/alerts.html", {"alerts": queries.recent_alerts(request.workspace.id, limit=100)})
+    found = list(queries.recent_alerts(request.workspace.id, limit=100))
+    return render(request, "listening/alerts.html", {"alerts": found, **_alert_context(request, found)})
 
 
 @workspace_required(MANAGE_LISTENING | ACT_ON_POSTS)
@@ -554,24 +619,38 @@ def alert_ack(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 # --- care desk --------------------------------------------------------------------------------
 
-def care_available() -> bool:
-    """The care app may offer ``open_from_post(post, actor)``; until it does the button is disabled."""
-    try:
-        from veille.care import actions as care_actions
-    except ImportError:
-        return False
-    return callable(getattr(care_actions, "open_from_post", None))
+def _back_to(request: HttpRequest) -> str:
+    """Where a form on a page of posts returns to: the page it came from, on this site."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("listening:board")
 
 
 @workspace_required(ACT_ON_POSTS)
 @require_POST
 def send_to_care(request: HttpRequest, post_id: int) -> HttpResponse:
+    """Open (or join) a care conversation for a post. Answers JSON to the page's script (which
+    swaps the button for a link to the conversation) and redirects back otherwise."""
     post = get_object_or_404(Post.objects.select_related("source", "author"), pk=post_id, workspace=request.workspace)
+    wants_json = "application/json" in request.headers.get("Accept", "")
     if not care_available():
+        if wants_json:
+            return JsonResponse({"detail": _("The care desk is not available yet.")}, status=409)
         messages.error(request, _("The care desk is not available yet."))
-    else:
-        from veille.care import actions as care_actions
+        return redirect(_back_to(request))
+    from veille.care import actions as care_actions
 
-        care_actions.open_from_post(post, request.user)
-        messages.success(request, _("Sent to the care desk."))
-    return redirect("listening:board")
+    try:
+        conversation = care_actions.open_from_post(post, request.user)
+    except care_actions.CareError as error:
+        if wants_json:
+            return JsonResponse({"detail": str(error), "code": error.code}, status=error.status)
+        messages.error(request, str(error))
+        return redirect(_back_to(request))
+    label = _("In care: #%(id)s") % {"id": conversation.pk}
+    url = reverse("care_conversation", args=[conversation.pk])
+    if wants_json:
+        return JsonResponse({"conversation_id": conversation.pk, "url": url, "label": label})
+    messages.success(request, _("Sent to the care desk: conversation #%(id)s.") % {"id": conversation.pk})
+    return redirect(_back_to(request))

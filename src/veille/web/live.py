@@ -30,12 +30,23 @@ class LiveBus:
         self._condition = threading.Condition()
         self._generation = 0
         self._last: dict[int, dict] = {}
+        # How many events of each type each workspace has had: a stream that only cares about
+        # one kind (the care queues) re-reads the database only when that count moves, instead
+        # of on every new post of every workspace.
+        self._counts: dict[tuple[int, str], int] = {}
 
     def publish_local(self, workspace_id: int, event: dict) -> None:
         with self._condition:
             self._generation += 1
             self._last[workspace_id] = event
+            key = (workspace_id, str(event.get("type", "")))
+            self._counts[key] = self._counts.get(key, 0) + 1
             self._condition.notify_all()
+
+    def count(self, workspace_id: int, types: tuple[str, ...]) -> int:
+        """Events of these types published for the workspace so far (in this process)."""
+        with self._condition:
+            return sum(self._counts.get((workspace_id, kind), 0) for kind in types)
 
     @property
     def generation(self) -> int:

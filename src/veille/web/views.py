@@ -25,11 +25,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from veille.accounts import actions as account_actions
+from veille.accounts.models import Role
 from veille.accounts.permissions import CORRECT_LABELS, MANAGE_SOURCES, has_role, workspace_required
 from veille.ingest import queries
 from veille.ingest.models import Post, Sentiment
 from veille.ingest.search import search_post_ids
 from veille.web.live import event_stream
+
+CARE_SENDERS = frozenset({Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT})
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -142,9 +145,15 @@ def thread(request: HttpRequest, post_id: int) -> HttpResponse:
         post, members = queries.thread_of(request.workspace.id, post_id)
     except Post.DoesNotExist:
         raise Http404(_("No such post in this workspace.")) from None
+    from veille.listening import care_bridge
+
+    # "Send to care" on each customer post: the people who act on posts (as in listening columns).
+    can_send = has_role(request, CARE_SENDERS) and care_bridge.care_available()
     return render(request, "web/thread.html", {
         "focus": post, "members": members, "can_correct": has_role(request, CORRECT_LABELS),
-        "sentiment_choices": [("", "—"), *Sentiment.choices],
+        "sentiment_choices": [("", "—"), *Sentiment.choices], "can_send_to_care": can_send, "care_available": can_send,
+        "care_links": care_bridge.conversations_for_posts(request.workspace.id, [m.id for m in members]) if can_send else {},
+        "next": request.get_full_path(),
     })
 
 

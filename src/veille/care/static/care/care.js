@@ -1,4 +1,5 @@
-// Care desk: keyboard shortcuts, presence pings, canned responses, live queue refresh.
+// Care desk: keyboard shortcuts, presence pings, canned responses, live queues (server-sent
+// events, with a periodic refresh while the stream is down).
 // No inline script (CSP script-src 'self'); text from the server is inserted as text, never HTML.
 (function () {
   "use strict";
@@ -33,28 +34,66 @@
 
   function selectedRow() { var all = rows(); return selected >= 0 ? all[selected] : null; }
 
+  // Replace the rows, keeping the keyboard selection on the same conversation.
+  function replaceRows(html) {
+    var current = selectedRow();
+    var keep = current ? current.dataset.id : null;
+    var body = document.getElementById("queue-rows");
+    var template = document.createElement("template");
+    template.innerHTML = html;  // server-rendered and escaped by Django templates
+    body.replaceChildren(template.content);
+    selected = -1;
+    if (keep) {
+      var all = rows();
+      for (var i = 0; i < all.length; i++) {
+        if (all[i].dataset.id === keep) { select(i); break; }
+      }
+    }
+  }
+
+  function refresh() {
+    var url = queue.dataset.partialUrl;
+    url += (url.indexOf("?") >= 0 ? "&" : "?") + "partial=1";
+    var headers = queueEtag ? { "If-None-Match": queueEtag } : {};
+    fetch(url, { credentials: "same-origin", headers: headers, cache: "no-store" }).then(function (response) {
+      if (response.status !== 200) return null;  // 304: nothing changed
+      queueEtag = response.headers.get("ETag") || "";
+      return response.text();
+    }).then(function (html) {
+      if (html !== null) replaceRows(html);
+    }).catch(function () {});
+  }
+
   if (queue) {
     queue.addEventListener("click", function (event) {
       var row = event.target.closest("tr.conv-row");
       if (row && !event.target.closest("form, a, button")) window.location.href = row.dataset.href;
     });
-    // Keep the queue fresh without a reload while nobody is using the keyboard in it.
+    // Live: the server sends the rows again whenever a conversation of the workspace changes.
+    var live = false;
+    var liveStatus = document.getElementById("queue-live");
+    function showLive(on) {
+      live = on;
+      queue.dataset.live = on ? "true" : "false";
+      if (liveStatus) liveStatus.textContent = liveStatus.dataset[on ? "connected" : "disconnected"];
+    }
+    if (window.EventSource && queue.dataset.eventsUrl) {
+      var stream = new EventSource(queue.dataset.eventsUrl);
+      stream.addEventListener("open", function () { showLive(true); });
+      stream.addEventListener("error", function () { showLive(false); });
+      stream.addEventListener("rows", function (event) {
+        var data = JSON.parse(event.data);
+        replaceRows(data.html);
+        Object.keys(data.counts || {}).forEach(function (key) {
+          var count = document.querySelector(".tabs [data-count='" + key + "']");
+          if (count) count.textContent = String(data.counts[key]);
+        });
+      });
+    }
+    // Fallback while the stream is down (or unsupported): the old periodic refresh.
     window.setInterval(function () {
-      if (document.hidden || selected >= 0) return;
-      var url = queue.dataset.partialUrl;
-      url += (url.indexOf("?") >= 0 ? "&" : "?") + "partial=1";
-      var headers = queueEtag ? { "If-None-Match": queueEtag } : {};
-      fetch(url, { credentials: "same-origin", headers: headers, cache: "no-store" }).then(function (response) {
-        if (response.status !== 200) return null;  // 304: nothing changed
-        queueEtag = response.headers.get("ETag") || "";
-        return response.text();
-      }).then(function (html) {
-        if (html === null) return;
-        var body = document.getElementById("queue-rows");
-        var template = document.createElement("template");
-        template.innerHTML = html;  // server-rendered and escaped by Django templates
-        body.replaceChildren(template.content);
-      }).catch(function () {});
+      if (live || document.hidden) return;
+      refresh();
     }, 15000);
   }
 

@@ -1,6 +1,8 @@
-// Board of live columns: one server-sent-event stream for the whole board. Each event carries
-// a post already rendered (and escaped) by the server and the column it belongs to; the post
-// goes on top of that column and the column's unread counter goes up.
+// Board of live columns: one server-sent-event stream for the whole board. Each "post" event
+// carries a post already rendered (and escaped) by the server and the column it belongs to; the
+// post goes on top of that column and the column's unread counter goes up. A "column" event
+// carries the whole body of a column that is not a list of posts (a care queue), rendered by
+// the server, and replaces it.
 (function () {
   "use strict";
   var board = document.getElementById("board");
@@ -24,6 +26,22 @@
   source.addEventListener("error", function () {
     status.textContent = status.getAttribute("data-disconnected");
     status.classList.remove("live");
+  });
+  function setUnread(column, count, more) {
+    var unread = column.querySelector(".unread");
+    unread.setAttribute("data-count", String(count));
+    unread.textContent = more || count > 99 ? "99+" : String(count);
+    unread.classList.toggle("has-unread", count > 0);
+  }
+  source.addEventListener("column", function (event) {
+    var data = JSON.parse(event.data);
+    var column = document.getElementById("column-" + data.column);
+    if (!column) { return; }
+    var template = document.createElement("template");
+    template.innerHTML = data.html.trim();  // server-rendered and escaped by Django templates
+    column.querySelector(".column-posts").replaceChildren(template.content);
+    column.setAttribute("data-refreshed", String(Date.now()));
+    setUnread(column, data.unread, data.unread_more);
   });
   source.addEventListener("post", function (event) {
     var data = JSON.parse(event.data);
