@@ -2,7 +2,9 @@
 
 Both are accent- and case-insensitive: FTS5 through its ``unicode61 remove_diacritics 2``
 tokenizer, PostgreSQL through ``veille_fold()`` (lower + accent folding, created by the
-migration) applied to the stored text and to the query alike.
+migration) applied to the stored text and to the query alike. On PostgreSQL one GIN expression
+index (``post_words``) holds the words of every post, split on each non-alphanumeric character
+as FTS5 and the listening matcher split them; the search page and listening both query it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ import re
 
 from django.db import connection
 
-WORD = re.compile(r"\w+", re.UNICODE)
+# A word as the index sees it: letters and digits only ("e-mail" is two words, "box_2" too).
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def words_tsvector(column: str = "text") -> str:
+    """The expression of the ``post_words`` index (PostgreSQL); a query must repeat it exactly."""
+    return f"to_tsvector('simple'::regconfig, regexp_replace(veille_fold({column}), '[^[:alnum:]]+', ' ', 'g'))"
+
+
 MAX_QUERY_WORDS = 16
 
 # Accent folding table shared by the PostgreSQL function (see migrations) and Python code.
@@ -43,10 +53,11 @@ def search_post_ids(workspace_id: int, query: str, limit: int = 50, before_id: i
         return []
     with connection.cursor() as cursor:
         if is_postgres():
-            # Words are \w+ only, so they cannot carry tsquery operators; the last is a prefix.
+            # Words are letters and digits only, so they cannot carry tsquery operators; the
+            # last is a prefix.
             tsquery = " & ".join(words[:-1] + [words[-1] + ":*"])
             sql = (
-                "SELECT id FROM ingest_post WHERE workspace_id = %s AND search_vector @@ to_tsquery('simple', %s)"
+                f"SELECT id FROM ingest_post WHERE workspace_id = %s AND {words_tsvector()} @@ to_tsquery('simple', %s)"
                 + (" AND id < %s" if before_id else "")
                 + " ORDER BY id DESC LIMIT %s"
             )

@@ -11,11 +11,12 @@ from __future__ import annotations
 from django.db import connection
 
 from veille.ingest import sql
+from veille.ingest.search import words_tsvector
 from veille.listening.matching import list_memberships
 from veille.listening.query import Compiled, Doc, prefilter, sql_filters
 
-# The expression of the index made by migration 0002 (PostgreSQL), with columns prefixed.
-WORDS_TSVECTOR = "to_tsvector('simple'::regconfig, regexp_replace(veille_fold(p.text), '[^[:alnum:]]+', ' ', 'g'))"
+# The expression of the words index (PostgreSQL, ingest migration 0004), with columns prefixed.
+WORDS_TSVECTOR = words_tsvector("p.text")
 
 # How many candidates a search may re-check before it stops (a query made only of NOT or of
 # rare-in-text conditions over a huge history): the page says the answer may be partial.

@@ -7,7 +7,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('ingest', '0002_search_index'),
-        ('sources', '0002_live_reader'),
     ]
 
     operations = [
