@@ -166,3 +166,30 @@ def test_a_chunk_whose_write_fails_is_queued_and_processed_item_by_item(source, 
     assert "an app refused this post" in poison.error
     assert report.rejected == 1
     assert RawItem.objects.filter(source=source).count() == 6, "each record stored once"
+
+
+def test_chunks_dealt_to_several_preparing_processes_come_back_in_file_order(workspace, tmp_path, monkeypatch):
+    from tests.support import make_post
+    from veille.ingest import importer
+    from veille.sources.models import Source
+
+    # Replies follow their parents across chunk boundaries; a bad line sits in the middle.
+    posts = [make_post(f"o{i}", minutes=i, reply_to=f"o{i - 1}" if i % 4 else None) for i in range(23)]
+    lines = [json.dumps(post) for post in posts]
+    lines.insert(11, "{not json")
+    path = tmp_path / "posts.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(importer, "INTAKE_CHUNK", 4)
+    inline_source = Source.objects.create(workspace=workspace, name="inline", platform="import")
+    shared_source = Source.objects.create(workspace=workspace, name="shared", platform="import")
+    inline = import_file(path, inline_source.id, "ndjson", processes=1)
+    shared = import_file(path, shared_source.id, "ndjson", processes=3)
+    assert (shared.read, shared.imported, shared.rejected) == (inline.read, inline.imported, inline.rejected) == (24, 23, 1)
+    # Raw items were stored in file order, and the threads are linked the same way.
+    for source in (inline_source, shared_source):
+        lines_in_order = list(RawItem.objects.filter(source=source).exclude(status=RawStatus.DEAD)
+                              .order_by("id").values_list("line", flat=True))
+        assert lines_in_order == sorted(lines_in_order)
+    fields = ("external_id", "reply_to__external_id", "thread_root__external_id")
+    assert list(Post.objects.filter(source=inline_source).order_by("external_id").values_list(*fields)) == \
+        list(Post.objects.filter(source=shared_source).order_by("external_id").values_list(*fields))

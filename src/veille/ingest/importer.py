@@ -88,6 +88,8 @@ def import_file(
 ) -> ImportReport:
     """Persist every record of ``path`` as raw items and, by default, run them through the pipeline.
 
+    ``processes``: how many processes prepare the chunks (1: this one, inline; default: by cores).
+
     Each chunk's raw items are stored, settled, in the transaction that writes its posts.
     Reading, normalising and enriching are CPU work that needs no database, so on a machine
     with several cores they run in a child process one chunk ahead of the database writes.
@@ -134,19 +136,28 @@ def _import_file(path: Path, source_id: int, format_name: str | None, *, process
         sources = load_sources({source_id})
         full = bool(settings.VEILLE_ENRICH)
         if processes is None:
-            processes = 2 if (os.cpu_count() or 1) >= 2 and total > PARALLEL_FROM_BYTES else 1
-        chunks = _prepared_chunks(records, name, source_id, sources, full, consumed)
+            # Preparing (models included) costs more CPU than writing: on two cores two preparing
+            # processes keep the writing one busy; with more cores, one core stays the writer's.
+            cores = os.cpu_count() or 1
+            processes = min(4, max(2, cores - 1)) if cores >= 2 and total > PARALLEL_FROM_BYTES else 1
         if processes > 1:
             from veille.ingest.enrich import warm_up
 
-            warm_up(full)  # loaded once here, shared with the child by fork
-            chunks = _in_child_process(chunks)
+            warm_up(full)  # loaded once here, shared with the preparing processes by fork
+
+            def prepare_share(share: int) -> Iterator[_Chunk]:
+                _, own_records, own_consumed, _ = open_records(path, name)
+                return _prepared_chunks(own_records, name, source_id, sources, full, own_consumed, share=(share, processes))
+
+            chunks = _in_child_processes(prepare_share, processes)
+        else:
+            chunks = _prepared_chunks(records, name, source_id, sources, full, consumed)
         for chunk in chunks:
-            report.read += len(chunk.records)
-            if chunk.prepared is None or chunk.raw_rows is None:
-                # Preparing failed as a whole: store the chunk raw and let the worker path
+            report.read += chunk.read
+            if chunk.prepared is None:
+                # Preparing failed as a whole: store the chunk pending and let the worker path
                 # (which isolates a poison item) process it below.
-                queue.intake(source_id, name, chunk.records, payloads=chunk.payloads)
+                queue.insert_raw(chunk.raw_rows)
             else:
                 try:
                     # Raw items and their posts in one transaction: the raw rows are written once,
@@ -158,7 +169,7 @@ def _import_file(path: Path, source_id: int, format_name: str | None, *, process
                         write(chunk.prepared, raw_settled=True)
                 except Exception:
                     log.exception("writing an import chunk failed; its items are queued for item-by-item processing")
-                    queue.intake(source_id, name, chunk.records, payloads=chunk.payloads)
+                    queue.insert_raw(chunk.raw_rows.as_pending())
             if progress:
                 progress(chunk.consumed, total, report.read)
         # Anything left pending for this source (an earlier import that was interrupted).
@@ -174,16 +185,24 @@ PARALLEL_FROM_BYTES = 512 * 1024
 
 @dataclasses.dataclass
 class _Chunk:
-    records: list[RawRecord | BadRecord]
-    payloads: list[str]  # JSON of the good records' payloads, in order
+    read: int  # records read from the file, good and bad
     prepared: Prepared | None  # None when preparing the chunk failed
-    raw_rows: queue.RawRows | None  # the chunk's raw items, settled as ``prepared`` says
+    raw_rows: queue.RawRows  # its raw items: settled as ``prepared`` says, or pending if it failed
     consumed: int
 
 
 def _prepared_chunks(records: Iterator[RawRecord | BadRecord], format_name: str, source_id: int,
-                     sources: dict[int, SourceInfo], full: bool, consumed: Callable[[], int]) -> Iterator[_Chunk]:
-    while chunk := list(itertools.islice(records, INTAKE_CHUNK)):
+                     sources: dict[int, SourceInfo], full: bool, consumed: Callable[[], int],
+                     share: tuple[int, int] = (0, 1)) -> Iterator[_Chunk]:
+    """Chunks of the file, prepared. With ``share=(k, n)`` only every n-th chunk from the k-th is
+    prepared (the others are only read past): n processes split the work of one file."""
+    mine, every = share
+    for index in itertools.count():
+        chunk = list(itertools.islice(records, INTAKE_CHUNK))
+        if not chunk:
+            return
+        if index % every != mine:
+            continue
         good = [record for record in chunk if isinstance(record, RawRecord)]
         incoming = [Incoming(position, source_id, format_name, record.payload) for position, record in enumerate(good)]
         try:
@@ -192,52 +211,57 @@ def _prepared_chunks(records: Iterator[RawRecord | BadRecord], format_name: str,
             log.exception("preparing an import chunk failed; it will be processed item by item")
             prepared = None
         payloads = [queue.payload_json(record.payload) for record in good]
-        raw = None if prepared is None else queue.raw_rows(source_id, format_name, chunk, payloads=payloads,
-                                                            settled=prepared.settled_statuses())
-        # The payload dicts are no longer needed; dropping them makes the chunk cheap to pass on.
-        light = [record if isinstance(record, BadRecord) else RawRecord({}, record.external_id, record.line, record.location)
-                 for record in chunk]
-        yield _Chunk(light, payloads, prepared, raw, consumed())
+        raw = queue.raw_rows(source_id, format_name, chunk, payloads=payloads,
+                             settled=None if prepared is None else prepared.settled_statuses())
+        yield _Chunk(len(chunk), prepared, raw, consumed())
 
 
-def _in_child_process(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
-    """Run a chunk generator in a forked child, a few chunks ahead of the consumer."""
+def _in_child_processes(share_of: Callable[[int], Iterator[_Chunk]], count: int) -> Iterator[_Chunk]:
+    """Chunks prepared by ``count`` forked children, child k taking chunks k, k+count, …, and
+    handed back in file order, each child a few chunks ahead of the consumer."""
     import multiprocessing
     import queue as queue_module
 
     from django.db import connections
 
-    connections.close_all()  # the child must not share the parent's database connections
+    connections.close_all()  # the children must not share the parent's database connections
     context = multiprocessing.get_context("fork")
-    channel = context.Queue(maxsize=3)
+    channels = [context.Queue(maxsize=2) for _ in range(count)]
 
-    def produce() -> None:
+    def produce(share: int) -> None:
+        channel = channels[share]
         try:
-            for chunk in chunks:
+            for chunk in share_of(share):
                 channel.put(("chunk", chunk))
             channel.put(("end", None))
         except BaseException as error:  # reported to the parent, which raises it
             channel.put(("error", f"{type(error).__name__}: {error}"))
 
-    child = context.Process(target=produce, name="veille-import-prepare", daemon=True)
-    child.start()
+    children = [context.Process(target=produce, args=(share,), name=f"veille-import-prepare-{share}", daemon=True)
+                for share in range(count)]
+    for child in children:
+        child.start()
     try:
-        while True:
-            try:
-                kind, value = channel.get(timeout=1.0)
-            except queue_module.Empty:
-                if not child.is_alive():
-                    raise ImportFailed("the process preparing the file stopped unexpectedly") from None
-                continue
+        for index in itertools.count():
+            share = index % count
+            while True:
+                try:
+                    kind, value = channels[share].get(timeout=1.0)
+                    break
+                except queue_module.Empty:
+                    if not children[share].is_alive():
+                        raise ImportFailed("a process preparing the file stopped unexpectedly") from None
             if kind == "end":
-                break
+                break  # chunks are dealt in turn, so the first share to end ends the file
             if kind == "error":
                 raise ImportFailed(f"preparing the file failed: {value}")
             yield value
     finally:
-        if child.is_alive():
-            child.terminate()
-        child.join(5)
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+        for child in children:
+            child.join(5)
 
 
 def _count(report: ImportReport, source_id: int, first_id: int) -> None:

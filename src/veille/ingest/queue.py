@@ -72,6 +72,11 @@ class RawRows:
     good: list[tuple[Any, ...]]  # in record order; their ids come back in this order
     dead: list[tuple[Any, ...]]  # records that could not even be read
 
+    def as_pending(self) -> RawRows:
+        """The same items waiting for a worker (after settled processing failed)."""
+        # Columns by position, as RAW_COLUMNS lists them: status, error, processed_at, attempts.
+        return RawRows([(*row[:6], RawStatus.PENDING.value, "", row[8], None, 0, "", None) for row in self.good], self.dead)
+
 
 def raw_rows(
     source_id: int,
