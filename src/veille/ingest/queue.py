@@ -58,10 +58,12 @@ def payload_json(payload: Any) -> str:
 
 DONE_WITHOUT_ERROR = (RawStatus.DONE, "")
 
-RAW_COLUMNS = (
-    "source_id, format, external_id, payload, line, location, status, error, received_at, processed_at, "
-    "attempts, lease_owner, lease_until"
-)
+RAW_COLUMN_NAMES = ("source_id", "format", "external_id", "payload", "line", "location", "status", "error", "received_at",
+                    "processed_at", "attempts", "lease_owner", "lease_until")
+RAW_COLUMNS = ", ".join(RAW_COLUMN_NAMES)
+RAW_PG_TYPES = {"source_id": "bigint", "format": "text", "external_id": "text", "payload": "text", "line": "integer",
+                "location": "text", "status": "text", "error": "text", "received_at": "timestamptz",
+                "processed_at": "timestamptz", "attempts": "integer", "lease_owner": "text", "lease_until": "timestamptz"}
 
 
 @dataclasses.dataclass(slots=True)
@@ -117,14 +119,9 @@ def raw_rows(
 
 def insert_raw(rows: RawRows) -> list[int]:
     """Store raw rows, all or none; return the good rows' ids in order."""
-    ids: list[int] = []
     with transaction.atomic():
         # Multi-row INSERT … RETURNING keeps the ids in insertion order on SQLite and PostgreSQL.
-        for part in chunks(rows.good, 500):
-            values = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"] * len(part))
-            returned = sql.execute(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES {values} RETURNING id",
-                                   [value for row in part for value in row])
-            ids += [row[0] for row in returned]
+        ids = [row[0] for row in sql.insert_rows("ingest_rawitem", RAW_COLUMN_NAMES, RAW_PG_TYPES, rows.good, "RETURNING id")]
         if rows.dead:
             sql.executemany(f"INSERT INTO ingest_rawitem ({RAW_COLUMNS}) VALUES ({','.join(['%s'] * 13)})", rows.dead)
     return ids

@@ -4,14 +4,18 @@ Django's SQLite cursor rewrites every ``%s`` to ``?`` with a regular expression 
 which costs more than the insert itself for multi-row statements with thousands of
 placeholders. Here the rewrite is done once per distinct statement and the statement runs on
 the driver's connection — the same connection, so inside the same transaction. PostgreSQL's
-driver takes ``%s`` natively and goes through Django's cursor unchanged.
+driver takes ``%s`` natively and goes through Django's cursor unchanged; there, many rows go in
+as one binary array per column through ``unnest`` (``insert_rows``): Django's client-side
+binding would otherwise re-parse a statement with thousands of placeholders, or quote every
+array element in Python, on each call — more than the insert itself costs.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from django.db import connection
@@ -67,3 +71,42 @@ def _sqlite_datetime(value: datetime) -> str:
 
 def _unchanged(value: datetime) -> datetime:
     return value
+
+
+# Parameters per multi-row INSERT on SQLite: well under its 32,766 bound variables.
+SQLITE_VALUES_PER_STATEMENT = 8400
+PG_ROWS_PER_STATEMENT = 5000
+
+
+def insert_rows(table: str, columns: Sequence[str], pg_types: Mapping[str, str], rows: Sequence[Sequence[Any]],
+                suffix: str = "") -> list[tuple]:
+    """INSERT many rows; ``suffix`` may hold ``ON CONFLICT …`` and ``RETURNING …`` (rows come
+    back in insertion order). ``pg_types`` gives each column's PostgreSQL type for ``unnest``."""
+    if not rows:
+        return []
+    names = ", ".join(columns)
+    returned: list[tuple] = []
+    if not is_sqlite():
+        import psycopg
+
+        # %b: each array goes in PostgreSQL's binary format, built in C, with server-side binding
+        # on the same connection (Django's own cursor binds client-side, quoting every element).
+        casts = ", ".join(f"%b::{pg_types[column]}[]" for column in columns)
+        aliases = ", ".join(f"c{index}" for index in range(len(columns)))
+        statement = (f"INSERT INTO {table} ({names}) SELECT {aliases} FROM unnest({casts}) WITH ORDINALITY "
+                     f"AS u({aliases}, position) ORDER BY position {suffix}")
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            for start in range(0, len(rows), PG_ROWS_PER_STATEMENT):
+                part = rows[start:start + PG_ROWS_PER_STATEMENT]
+                cursor.execute(statement, [list(column) for column in zip(*part, strict=True)])
+                if cursor.description:
+                    returned += cursor.fetchall()
+        return returned
+    placeholder = "(" + ",".join(["%s"] * len(columns)) + ")"
+    size = max(1, SQLITE_VALUES_PER_STATEMENT // len(columns))
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        returned += execute(f"INSERT INTO {table} ({names}) VALUES {','.join([placeholder] * len(part))} {suffix}",
+                            list(chain.from_iterable(part)))
+    return returned

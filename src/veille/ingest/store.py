@@ -81,34 +81,37 @@ def upsert_authors(workspace_id: int, authors: Iterable[AuthorRow], now: datetim
     latest: dict[tuple[str, str], AuthorRow] = {}
     for author in authors:
         latest[(author.platform, author.external_id)] = author  # one row per identity per statement
-    ids: dict[tuple[str, str], int] = {}
-    rows = list(latest.values())
     stamp = sql.db_datetime(now)
-    for part in chunks(rows):
-        values = ",".join(["(%s,%s,%s,%s,%s,%s,%s)"] * len(part))
-        params: list[Any] = []
-        for row in part:
-            params += [workspace_id, row.platform, row.external_id, row.handle[:200], row.name[:200], row.followers, stamp]
-        returned = sql.execute(
-            "INSERT INTO ingest_author (workspace_id, platform, external_id, handle, name, followers, first_seen_at) "
-            f"VALUES {values} "
-            "ON CONFLICT (workspace_id, platform, external_id) DO UPDATE SET "
-            "handle = excluded.handle, name = excluded.name, "
-            "followers = COALESCE(excluded.followers, ingest_author.followers) "
-            "RETURNING id, platform, external_id",
-            params,
-        )
-        for author_id, platform, external_id in returned:
-            ids[(platform, external_id)] = author_id
-    return ids
+    returned = sql.insert_rows(
+        "ingest_author", AUTHOR_COLUMNS, PG_TYPES,
+        [(workspace_id, row.platform, row.external_id, row.handle[:200], row.name[:200], row.followers, stamp)
+         for row in latest.values()],
+        "ON CONFLICT (workspace_id, platform, external_id) DO UPDATE SET "
+        "handle = excluded.handle, name = excluded.name, "
+        "followers = COALESCE(excluded.followers, ingest_author.followers) "
+        "RETURNING id, platform, external_id",
+    )
+    return {(platform, external_id): author_id for author_id, platform, external_id in returned}
+
+
+AUTHOR_COLUMNS = ("workspace_id", "platform", "external_id", "handle", "name", "followers", "first_seen_at")
+# PostgreSQL types of the columns written here, for ``sql.insert_rows``.
+PG_TYPES = {
+    "workspace_id": "bigint", "source_id": "bigint", "author_id": "bigint", "reply_to_id": "bigint",
+    "thread_root_id": "bigint", "raw_item_id": "bigint", "platform": "text", "external_id": "text", "handle": "text",
+    "name": "text", "followers": "integer", "first_seen_at": "timestamptz", "text": "text", "created_at": "timestamptz",
+    "received_at": "timestamptz", "kind": "text", "is_outbound": "boolean", "url": "text",
+    "in_reply_to_external_id": "text", "language": "text", "language_score": "double precision", "sentiment": "text",
+    "sentiment_score": "double precision", "complaint": "double precision", "abuse": "double precision",
+    "model_version": "text",
+}
 
 
 POST_COLUMNS = (
-    "workspace_id, source_id, external_id, author_id, text, created_at, received_at, kind, is_outbound, url, "
-    "in_reply_to_external_id, reply_to_id, thread_root_id, raw_item_id, language, language_score, sentiment, "
-    "sentiment_score, complaint, abuse, model_version"
+    "workspace_id", "source_id", "external_id", "author_id", "text", "created_at", "received_at", "kind", "is_outbound",
+    "url", "in_reply_to_external_id", "reply_to_id", "thread_root_id", "raw_item_id", "language", "language_score",
+    "sentiment", "sentiment_score", "complaint", "abuse", "model_version",
 )
-POST_PLACEHOLDERS = "(" + ",".join(["%s"] * 21) + ")"
 
 
 def insert_posts(
@@ -119,27 +122,16 @@ def insert_posts(
     ``ON CONFLICT DO NOTHING`` makes the dedupe atomic: two workers racing on the same post
     cannot both store it, and the loser simply does not see it among the returned rows.
     """
-    new_ids: dict[tuple[int, str], int] = {}
     stamp = sql.db_datetime(now)
     as_db_time = sql.datetime_converter()
-    for part in chunks(posts):
-        params: list[Any] = []
-        for post in part:
-            params += [
-                workspace_id, post.source_id, post.external_id, author_ids[post.author_key], post.text,
-                post.created_at_db or as_db_time(post.created_at), stamp, post.kind, post.is_outbound, post.url[:500],
-                post.in_reply_to_external_id, post.reply_to_id, post.thread_root_id, post.raw_item_id, post.language,
-                post.language_score, post.sentiment, post.sentiment_score, post.complaint, post.abuse,
-                post.model_version,
-            ]
-        returned = sql.execute(
-            f"INSERT INTO ingest_post ({POST_COLUMNS}) VALUES {','.join([POST_PLACEHOLDERS] * len(part))} "
-            "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, source_id, external_id",
-            params,
-        )
-        for post_id, source_id, external_id in returned:
-            new_ids[(source_id, external_id)] = post_id
-    return new_ids
+    returned = sql.insert_rows("ingest_post", POST_COLUMNS, PG_TYPES, [
+        (workspace_id, post.source_id, post.external_id, author_ids[post.author_key], post.text,
+         post.created_at_db or as_db_time(post.created_at), stamp, post.kind, post.is_outbound, post.url[:500],
+         post.in_reply_to_external_id, post.reply_to_id, post.thread_root_id, post.raw_item_id, post.language,
+         post.language_score, post.sentiment, post.sentiment_score, post.complaint, post.abuse, post.model_version)
+        for post in posts
+    ], "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, source_id, external_id")
+    return {(source_id, external_id): post_id for post_id, source_id, external_id in returned}
 
 
 def index_posts(rows: Sequence[tuple[int, str]]) -> None:

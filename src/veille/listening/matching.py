@@ -13,8 +13,6 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from itertools import chain
-from typing import Any
 
 from django.db import connection
 
@@ -167,24 +165,10 @@ PG_TYPES = {
     "created_at": "timestamptz", "hour": "timestamptz", "minute": "timestamptz", "day": "date",
     "sentiment": "text", "language": "text", "tag": "text", "count": "integer", "negative": "integer", "positive": "integer",
 }
-SQLITE_CHUNK_VALUES = 3000
 
 
 def _insert(table: str, columns: Sequence[str], rows: Sequence[tuple], suffix: str = "") -> None:
-    if not rows:
-        return
-    names = ", ".join(columns)
-    if connection.vendor == "postgresql":
-        arrays = [list(column) for column in zip(*rows, strict=True)]
-        casts = ", ".join(f"%s::{PG_TYPES[c]}[]" for c in columns)
-        sql.execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({casts}) {suffix}", arrays)
-        return
-    placeholder = "(" + ",".join(["%s"] * len(columns)) + ")"
-    size = max(1, SQLITE_CHUNK_VALUES // len(columns))
-    for start in range(0, len(rows), size):
-        part = rows[start:start + size]
-        params: list[Any] = list(chain.from_iterable(part))
-        sql.execute(f"INSERT INTO {table} ({names}) VALUES {','.join([placeholder] * len(part))} {suffix}", params)
+    sql.insert_rows(table, columns, PG_TYPES, rows, suffix)
 
 
 def _upsert(table: str, key: Sequence[str], counters: Sequence[str], rows: Sequence[tuple]) -> None:
