@@ -53,7 +53,10 @@ def get_or_create_source(name: str, platform: str, workspace=None):
 def _serve(host: str, port: int, threads: int) -> None:
     from waitress import serve
 
+    from veille.care import tone
     from veille.wsgi import application
+
+    tone.warm_up()
 
     # Waitress streams each chunk of a response as it is produced, which server-sent events need.
     serve(application, host=host, port=port, threads=threads, channel_timeout=120, ident="veille",

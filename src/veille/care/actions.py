@@ -1066,7 +1066,9 @@ def _queue_reply(reply: Reply, conversation: Conversation, actor: User | None, n
 def approve_reply(reply: Reply, actor: User, *, text: str | None = None, note: str = "", now: datetime | None = None) -> Reply:
     now = _now(now)
     with transaction.atomic():
-        locked = Reply.objects.select_for_update().select_related("conversation", "conversation__author").get(pk=reply.pk)
+        # Only the reply row: joined rows locked too (the conversation, the customer's author row)
+        # would make agents and the ingest worker wait on a manager's approval.
+        locked = Reply.objects.select_for_update(of=("self",)).select_related("conversation", "conversation__author").get(pk=reply.pk)
         if locked.state != Reply.State.AWAITING_APPROVAL:
             raise Conflict(_("This reply is no longer waiting for approval."), "not_awaiting")
         conversation = locked.conversation
@@ -1095,7 +1097,7 @@ def reject_reply(reply: Reply, actor: User, *, note: str, now: datetime | None =
     if not note:
         raise CareError(_("Say why the reply is rejected: the agent sees this note."), "note_required")
     with transaction.atomic():
-        locked = Reply.objects.select_for_update().select_related("conversation").get(pk=reply.pk)
+        locked = Reply.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=reply.pk)
         if locked.state != Reply.State.AWAITING_APPROVAL:
             raise Conflict(_("This reply is no longer waiting for approval."), "not_awaiting")
         locked.state, locked.reviewed_by, locked.reviewed_at, locked.review_note = Reply.State.REJECTED, actor, now, note[:2000]

@@ -28,6 +28,11 @@ def _analysis(text: str):
         return None
 
 
+def warm_up() -> None:
+    """Load the models the tone check uses, so a web process's first reply does not wait ~1 s for them."""
+    _analysis("warm up")
+
+
 def check(text: str, *, platform: str = "", public: bool = True, forbidden_words: list[str] | None = None,
           use_models: bool = True) -> list[dict]:
     """Warnings as ``{"code", "message"}``; an empty list means nothing to warn about."""
