@@ -42,3 +42,51 @@ def ingest(source, posts: list[dict], format_name: str = "ndjson"):
 
     queue.intake(source.id, format_name, [RawRecord(payload=post, external_id=post.get("id")) for post in posts])
     return Worker(source_id=source.id).drain()
+
+
+class StreamReader:
+    """``connector.stream`` on a thread, so a test can wait for records with a timeout; the
+    connector's cursor is copied after each record."""
+
+    def __init__(self, connector, cursor=None):
+        import queue
+        import threading
+
+        self.connector = connector
+        self.stop = threading.Event()
+        self.out: queue.Queue = queue.Queue()
+        self.cursors: list[dict] = []
+        self.thread = threading.Thread(target=self._run, args=(cursor,), daemon=True)
+        self.thread.start()
+
+    def _run(self, cursor):
+        import json
+
+        try:
+            for record in self.connector.stream(cursor, stop=self.stop):
+                self.cursors.append(json.loads(json.dumps(self.connector.cursor)))
+                self.out.put(record)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            self.out.put(exc)
+        self.out.put(None)
+
+    def take(self, count, timeout=5.0):
+        got = []
+        while len(got) < count:
+            item = self.out.get(timeout=timeout)
+            if isinstance(item, BaseException):
+                raise item
+            assert item is not None, f"stream ended after {got}"
+            got.append(item)
+        return got
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive()
+        rest = []
+        while not self.out.empty():
+            item = self.out.get()
+            if item is not None:
+                rest.append(item)
+        return rest

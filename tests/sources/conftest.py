@@ -36,3 +36,17 @@ def live():
     yield live
     live.shutdown(timeout=10)
     actions._connector_cache.clear()
+
+
+@pytest.fixture
+def bluesky_server():
+    """A local server speaking the Bluesky XRPC endpoints the connector uses."""
+    from tests.fakes.bluesky_server import FakeBluesky
+    from veille.sources.bluesky.client import forget_sessions
+
+    forget_sessions()
+    fake = FakeBluesky()
+    fake.start()
+    yield fake
+    fake.stop()
+    forget_sessions()

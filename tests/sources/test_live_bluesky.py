@@ -5,19 +5,17 @@ against local servers (a fake PDS/AppView and a fake Jetstream mirroring its wri
 from __future__ import annotations
 
 import json
-import queue
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.fakes.bluesky_server import APP_PASSWORD, BRAND_DID, BRAND_HANDLE, FakeBluesky
+from tests.fakes.bluesky_server import APP_PASSWORD, BRAND_DID, BRAND_HANDLE
 from tests.fakes.jetstream_server import FakeJetstream
+from tests.support import StreamReader
 from veille.ingest.models import Post, RawItem, RawStatus
 from veille.ingest.worker import Worker
 from veille.sources import actions
 from veille.sources.base import BadRecord
-from veille.sources.bluesky.client import forget_sessions
 from veille.sources.bluesky.connector import BlueskyConnector
 from veille.sources.bluesky.jetstream import (
     REWIND_US,
@@ -30,13 +28,8 @@ from veille.sources.models import LiveState, Source
 
 
 @pytest.fixture
-def bluesky():
-    forget_sessions()
-    fake = FakeBluesky()
-    fake.start()
-    yield fake
-    fake.stop()
-    forget_sessions()
+def bluesky(bluesky_server):
+    return bluesky_server
 
 
 @pytest.fixture
@@ -51,48 +44,6 @@ def jetstream(bluesky):
 def settings(bluesky, jetstream, follow=("mentions", "hashtag:alpina")):
     return {"handle": BRAND_HANDLE, "did": BRAND_DID, "follow": list(follow),
             "base_url": bluesky.base_url, "jetstream_url": jetstream.url}
-
-
-class Reader:
-    """``connector.stream`` on a thread, so a test can wait for records with a timeout."""
-
-    def __init__(self, connector, cursor=None):
-        self.connector = connector
-        self.stop = threading.Event()
-        self.out: queue.Queue = queue.Queue()
-        self.cursors: list[dict] = []
-        self.thread = threading.Thread(target=self._run, args=(cursor,), daemon=True)
-        self.thread.start()
-
-    def _run(self, cursor):
-        try:
-            for record in self.connector.stream(cursor, stop=self.stop):
-                self.cursors.append(json.loads(json.dumps(self.connector.cursor)))
-                self.out.put(record)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            self.out.put(exc)
-        self.out.put(None)
-
-    def take(self, count, timeout=5.0):
-        got = []
-        while len(got) < count:
-            item = self.out.get(timeout=timeout)
-            if isinstance(item, BaseException):
-                raise item
-            assert item is not None, f"stream ended after {got}"
-            got.append(item)
-        return got
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(timeout=5)
-        assert not self.thread.is_alive()
-        rest = []
-        while not self.out.empty():
-            item = self.out.get()
-            if item is not None:
-                rest.append(item)
-        return rest
 
 
 def make_connector(bluesky, jetstream, **extra):
@@ -161,7 +112,7 @@ def test_stream_catches_up_by_rest_then_follows_jetstream_and_resumes_from_its_c
     connector = make_connector(bluesky, jetstream)
     cursor = connector.poll(None).cursor  # polled until now: nothing yet
     missed = bluesky.add_post(f"@{BRAND_HANDLE} while polled", author=alice)
-    reader = Reader(connector, cursor)
+    reader = StreamReader(connector, cursor)
     try:
         assert [r.external_id for r in reader.take(1)] == [missed["uri"]]  # REST catch-up
         jetstream.wait_connections(1)
@@ -186,7 +137,7 @@ def test_stream_catches_up_by_rest_then_follows_jetstream_and_resumes_from_its_c
     # Down for a while, then a new connector resumes from the saved cursor.
     down = [bluesky.add_post(f"@{BRAND_HANDLE} while down {i}", author=alice) for i in range(2)]
     connector2 = make_connector(bluesky, jetstream)
-    reader2 = Reader(connector2, saved)
+    reader2 = StreamReader(connector2, saved)
     try:
         # Read by the REST catch-up, and again by Jetstream's replay: handed out once.
         assert sorted(r.external_id for r in reader2.take(2)) == sorted(p["uri"] for p in down)
@@ -202,7 +153,7 @@ def test_stream_catches_up_by_rest_then_follows_jetstream_and_resumes_from_its_c
 
 def test_lost_jetstream_connection_raises_transient_and_malformed_messages_are_kept(bluesky, jetstream):
     connector = make_connector(bluesky, jetstream)
-    reader = Reader(connector, connector.poll(None).cursor)
+    reader = StreamReader(connector, connector.poll(None).cursor)
     try:
         jetstream.wait_connections(1)
         jetstream.send_raw("{not json")

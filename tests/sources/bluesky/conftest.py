@@ -2,19 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.bluesky_server import APP_PASSWORD, BRAND_HANDLE, FakeBluesky
-from veille.sources.bluesky.client import forget_sessions
+from tests.fakes.bluesky_server import APP_PASSWORD, BRAND_HANDLE
 from veille.sources.bluesky.connector import BlueskyConnector
-
-
-@pytest.fixture
-def bluesky_server():
-    forget_sessions()
-    fake = FakeBluesky()
-    fake.start()
-    yield fake
-    fake.stop()
-    forget_sessions()
 
 
 @pytest.fixture

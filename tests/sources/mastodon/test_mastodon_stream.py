@@ -1,54 +1,12 @@
 from __future__ import annotations
 
-import queue
-import threading
-
 import pytest
 
 from tests.fakes.mastodon_server import TOKEN
+from tests.support import StreamReader
 from veille.sources.connector import NeedsReconnection
 from veille.sources.mastodon.connector import MastodonConnector
 from veille.sources.mastodon.streaming import parse_sse
-
-
-class Reader:
-    """Runs ``connector.stream`` on a thread so a test can wait for records with a timeout."""
-
-    def __init__(self, connector, cursor=None):
-        self.connector = connector
-        self.stop = threading.Event()
-        self.out: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=self._run, args=(cursor,), daemon=True)
-        self.thread.start()
-
-    def _run(self, cursor):
-        try:
-            for record in self.connector.stream(cursor, stop=self.stop):
-                self.out.put(record)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            self.out.put(exc)
-        self.out.put(None)
-
-    def take(self, count, timeout=5.0):
-        got = []
-        while len(got) < count:
-            item = self.out.get(timeout=timeout)
-            if isinstance(item, BaseException):
-                raise item
-            assert item is not None, f"stream ended after {got}"
-            got.append(item)
-        return got
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(timeout=5)
-        assert not self.thread.is_alive()
-        rest = []
-        while not self.out.empty():
-            item = self.out.get()
-            if item is not None:
-                rest.append(item)
-        return rest
 
 
 def make(server, follow, sleep=lambda _s: None):
@@ -79,7 +37,7 @@ def test_catch_up_then_live_then_reconnect_and_catch_up(mastodon_server):
         gap.append(server.add_status("<p>#alpina in the gap</p>", tags=("alpina",)))
 
     connector.sleep = sleep_during_gap
-    reader = Reader(connector, cursor)
+    reader = StreamReader(connector, cursor)
     try:
         # 1. the REST catch-up returns what was posted before the stream started
         assert [r.external_id for r in reader.take(1)] == [missed["id"]]
@@ -108,7 +66,7 @@ def test_catch_up_then_live_then_reconnect_and_catch_up(mastodon_server):
 def test_stream_ignores_other_events_and_keeps_malformed(mastodon_server):
     server = mastodon_server
     connector = make(server, ["hashtag:alpina"])
-    reader = Reader(connector, connector.poll(None).cursor)
+    reader = StreamReader(connector, connector.poll(None).cursor)
     try:
         server.wait_subscribers(1)
         server.publish("hashtag:alpina", "delete", "12345")
