@@ -35,7 +35,7 @@ def post(source, text="Bonjour @alpina ma box ne marche plus", *, handle="client
         language=language, sentiment=sentiment, complaint=complaint)
     from veille.ingest.store import index_posts
 
-    index_posts([(created.id, created.text)])  # as the pipeline does (SQLite's FTS5 index)
+    index_posts([(created.id, created.text, created.sentiment, created.language)])  # as the pipeline does (SQLite's FTS5 index)
     return created
 
 

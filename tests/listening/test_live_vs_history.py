@@ -120,3 +120,24 @@ def test_deleting_a_search_removes_its_matches_and_rollups(workspace, source, ma
     assert not HourRollup.objects.exclude(search_id=ALL_POSTS).exists()
     assert not MinuteRollup.objects.exclude(search_id=ALL_POSTS).exists()
     assert AuthorRollup.objects.filter(search_id=ALL_POSTS).exists()
+
+
+def test_filtered_search_follows_corrections_and_deletions_and_words_do_not_match_filters(workspace, source, manager):
+    from veille.ingest.search import search_post_ids
+    from veille.nlp.actions import correct_post
+
+    ingest(source, [make_post("c1", text="panne de la box", minutes=1), make_post("c2", text="panne réseau", minutes=2),
+                    make_post("c3", text="snegative lfr", minutes=3)])
+    posts = {p.external_id: p for p in Post.objects.filter(source=source)}
+    negative = compile_query("panne sentiment:negative lang:fr")
+    assert set(search_ids(workspace.id, negative, limit=10)) == {posts["c1"].id, posts["c2"].id}
+    # A person corrects one post's sentiment: the index follows (it holds sentiment as a word).
+    correct_post(posts["c1"], manager, "sentiment", "positive")
+    assert list(search_ids(workspace.id, negative, limit=10)) == [posts["c2"].id]
+    assert list(search_ids(workspace.id, compile_query("panne sentiment:positive"), limit=10)) == [posts["c1"].id]
+    # Filters are not words of the text, and words of the text are not filters.
+    assert list(search_ids(workspace.id, compile_query("snegative"), limit=10)) == [posts["c3"].id]
+    assert search_post_ids(workspace.id, "snegative") == [posts["c3"].id]
+    Post.objects.filter(pk=posts["c2"].pk).delete()
+    assert list(search_ids(workspace.id, negative, limit=10)) == []
+    assert search_post_ids(workspace.id, "panne") == [posts["c1"].id]

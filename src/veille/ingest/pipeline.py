@@ -221,7 +221,7 @@ def write(prepared: Prepared, now: datetime | None = None, *, raw_settled: bool 
             link_parents_from_database(rows)
             author_ids = store.upsert_authors(workspace_id, prepared.authors[workspace_id], now)
             new_ids = insert_threaded(workspace_id, rows, author_ids, now)
-            store.index_posts([(new_ids[(row.source_id, row.external_id)], row.text) for row in rows
+            store.index_posts([(new_ids[(row.source_id, row.external_id)], row.text, row.sentiment, row.language) for row in rows
                                if (row.source_id, row.external_id) in new_ids])
             adopt_waiting_replies(rows, new_ids)
             if new_ids and POST_STORE_HOOKS:

@@ -38,6 +38,25 @@ def fold(text: str) -> str:
     return text.lower().translate(_FOLD_TABLE)
 
 
+def search_meta(sentiment: str | None, language: str | None) -> str:
+    """The ``meta`` column of a post in SQLite's FTS5 index: its sentiment and language as words
+    (``snegative lfr``), so a search filtered on them is answered by the index itself instead of
+    by reading every candidate post. ``SEARCH_META_SQL`` computes the same in SQL."""
+    return f"s{sentiment or ''} l{(language or '').lower()}"
+
+
+# search_meta() in SQL, over a row named ``{row}`` (new / old in a trigger, or a table alias).
+SEARCH_META_SQL = "'s' || COALESCE({row}.sentiment, '') || ' l' || LOWER(COALESCE({row}.language, ''))"
+META_VALUE = re.compile(r"^[a-z0-9]+$")
+
+
+def meta_term(kind: str, value: str) -> str | None:
+    """An FTS5 condition on the ``meta`` column (kind ``s``: sentiment, ``l``: language), or None
+    when the value is not one word the index can hold (the SQL filter alone applies then)."""
+    value = value.lower()
+    return f"meta : {kind}{value}" if META_VALUE.match(value) else None
+
+
 def query_words(query: str) -> list[str]:
     return [fold(word) for word in WORD.findall(query)][:MAX_QUERY_WORDS]
 
@@ -63,8 +82,9 @@ def search_post_ids(workspace_id: int, query: str, limit: int = 50, before_id: i
             )
             params: list = [workspace_id, tsquery] + ([before_id] if before_id else []) + [limit]
         else:
-            # Every word as a quoted FTS5 string (no operator injection); the last one as a prefix.
-            match = " ".join('"' + word.replace('"', '""') + '"' for word in words) + "*"
+            # Every word as a quoted FTS5 string (no operator injection); the last one as a prefix;
+            # in the text column only.
+            match = "text : (" + " ".join('"' + word.replace('"', '""') + '"' for word in words) + "*)"
             sql = (
                 "SELECT p.id FROM ingest_post_fts f JOIN ingest_post p ON p.id = f.rowid "
                 "WHERE ingest_post_fts MATCH %s AND p.workspace_id = %s"

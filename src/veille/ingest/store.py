@@ -16,6 +16,7 @@ from typing import Any
 from django.db import connection
 
 from veille.ingest import sql
+from veille.ingest.search import search_meta
 
 # Rows per multi-row INSERT: well under SQLite's 32,766 bound variables with ~20 columns.
 CHUNK = 400
@@ -134,16 +135,19 @@ def insert_posts(
     return {(source_id, external_id): post_id for post_id, source_id, external_id in returned}
 
 
-def index_posts(rows: Sequence[tuple[int, str]]) -> None:
-    """Add (post id, text) pairs to the full-text index. PostgreSQL indexes a generated column itself."""
+def index_posts(rows: Sequence[tuple[int, str, str | None, str | None]]) -> None:
+    """Add (post id, text, sentiment, language) to the full-text index. PostgreSQL indexes posts
+    through an expression index by itself; SQLite's FTS5 table is written here."""
     if connection.vendor == "postgresql" or not rows:
         return
-    sql.executemany("INSERT INTO ingest_post_fts (rowid, text) VALUES (%s, %s)", rows)
+    sql.executemany("INSERT INTO ingest_post_fts (rowid, text, meta) VALUES (%s, %s, %s)",
+                    [(post_id, text, search_meta(sentiment, language)) for post_id, text, sentiment, language in rows])
 
 
 def store_posts(workspace_id: int, authors: Iterable[AuthorRow], posts: Sequence[PostRow], now: datetime) -> dict[tuple[int, str], int]:
     """Authors, posts and index in one go: what the baseline measures."""
     author_ids = upsert_authors(workspace_id, authors, now)
     new_ids = insert_posts(workspace_id, posts, author_ids, now)
-    index_posts([(new_ids[(post.source_id, post.external_id)], post.text) for post in posts if (post.source_id, post.external_id) in new_ids])
+    index_posts([(new_ids[(post.source_id, post.external_id)], post.text, post.sentiment, post.language)
+                 for post in posts if (post.source_id, post.external_id) in new_ids])
     return new_ids

@@ -128,23 +128,34 @@ def on_posts_stored(workspace_id: int, posts: list[StoredPost], now: datetime) -
 
 def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
     """Match rows and rollup increments of annotated posts."""
-    buckets: dict[int, tuple] = {}
-    matches: list[tuple[StoredPost, list[int]]] = []
+    # One pass over the posts; every (search, post) pair becomes one key per rollup, counted with
+    # C-speed Counter updates. Each post counts for the whole workspace (ALL_POSTS) too.
+    hour_keys: list[tuple] = []
+    minute_keys: list[tuple] = []
+    negative_keys: list[tuple] = []
+    positive_keys: list[tuple] = []
+    author_keys: list[tuple] = []
+    tag_keys: list[tuple] = []
+    match_rows: list[tuple] = []
     for post in posts:
-        found, buckets[post.id] = post.row.annotations["listening"]  # type: ignore[index]
+        found, bucket = post.row.annotations["listening"]  # type: ignore[index]
+        created_db, hour, minute, day, sentiment, language, is_negative, is_positive, tags = bucket
+        author_id = post.author_id
+        searches = (ALL_POSTS, *found) if found else (ALL_POSTS,)
+        hour_keys += [(search, hour, sentiment, language) for search in searches]
+        minute_pairs = [(search, minute) for search in searches]
+        minute_keys += minute_pairs
+        if is_negative:
+            negative_keys += minute_pairs
+        elif is_positive:
+            positive_keys += minute_pairs
+        author_keys += [(search, day, author_id) for search in searches]
+        if tags:
+            tag_keys += [(search, day, tag) for search in searches for tag in tags]
         if found:
-            matches.append((post, found))
-    # Every (search, post) pair counted once per rollup, with C-speed Counter updates.
-    pairs = [(ALL_POSTS, post.id, post.author_id) for post in posts]
-    pairs += [(search_id, post.id, post.author_id) for post, search_ids in matches for search_id in search_ids]
-    hours = Counter([(s, b[1], b[4], b[5]) for s, p, _a in pairs for b in (buckets[p],)])
-    minute_keys = [(s, buckets[p][2]) for s, p, _a in pairs]
-    minutes = Counter(minute_keys)
-    negative = Counter([key for key, (_s, p, _a) in zip(minute_keys, pairs, strict=True) if buckets[p][6]])
-    positive = Counter([key for key, (_s, p, _a) in zip(minute_keys, pairs, strict=True) if buckets[p][7]])
-    authors = Counter([(s, buckets[p][3], a) for s, p, a in pairs])
-    tags = Counter([(s, b[3], tag) for s, p, _a in pairs for b in (buckets[p],) if b[8] for tag in b[8]])
-    match_rows = [(s, p, b[0], a, b[4], b[5]) for s, p, a in pairs[len(posts):] for b in (buckets[p],)]
+            match_rows += [(search, post.id, created_db, author_id, sentiment, language) for search in found]
+    hours, minutes, authors, tags_counted = Counter(hour_keys), Counter(minute_keys), Counter(author_keys), Counter(tag_keys)
+    negative, positive = Counter(negative_keys), Counter(positive_keys)
 
     _insert("listening_searchmatch", ("search_id", "post_id", "created_at", "author_id", "sentiment", "language"), match_rows,
             "ON CONFLICT (search_id, post_id) DO NOTHING")
@@ -155,7 +166,7 @@ def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
     _upsert("listening_authorrollup", ("workspace_id", "search_id", "day", "author_id"), ("count",),
             [(workspace_id, *key, n) for key, n in authors.items()])
     _upsert("listening_tagrollup", ("workspace_id", "search_id", "day", "tag"), ("count",),
-            [(workspace_id, *key, n) for key, n in tags.items()])
+            [(workspace_id, *key, n) for key, n in tags_counted.items()])
 
 
 # PostgreSQL types of every column written here: rows go as one array per column through

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import connection
 
 from veille.ingest import sql
-from veille.ingest.search import words_tsvector
+from veille.ingest.search import meta_term, words_tsvector
 from veille.listening.matching import list_memberships
 from veille.listening.query import Compiled, Doc, prefilter, sql_filters
 
@@ -47,6 +47,18 @@ def _conditions(compiled: Compiled) -> tuple[list[str], list]:
     return where, params
 
 
+def _fts_match(text: str | None, compiled: Compiled) -> str | None:
+    """The FTS5 query (SQLite): the words in the text column, and the sentiment and language
+    filters as words of the meta column, so the index answers both; None if it can answer neither."""
+    terms = [f"text : ({text})"] if text else []
+    for field in sql_filters(compiled.tree):
+        if field.name in ("sentiment", "lang"):
+            term = meta_term("s" if field.name == "sentiment" else "l", field.value)
+            if term:
+                terms.append(term)
+    return " AND ".join(f"({term})" for term in terms) or None
+
+
 def search_ids(workspace_id: int, compiled: Compiled, *, limit: int = 20, before_id: int | None = None,
                after_id: int | None = None, max_scanned: int = MAX_SCANNED) -> SearchResult:
     """Ids of the workspace's posts matching ``compiled``, newest first."""
@@ -62,11 +74,12 @@ def search_ids(workspace_id: int, compiled: Compiled, *, limit: int = 20, before
     if text and postgres:
         where.append(f"{WORDS_TSVECTOR} @@ to_tsquery('simple', %s)")
         params.append(text)
-    elif text:
+    match = None if postgres else _fts_match(text, compiled)
+    if match:
         base = "FROM ingest_post_fts f JOIN ingest_post p ON p.id = f.rowid " + base[len("FROM ingest_post p "):]
         where.insert(0, "ingest_post_fts MATCH %s")
-        params.insert(0, text)
-    order_column = "f.rowid" if (text and not postgres) else "p.id"
+        params.insert(0, match)
+    order_column = "f.rowid" if match else "p.id"
     memberships = list_memberships(workspace_id, compiled.lists)
     result = SearchResult()
     select = "SELECT p.id, p.text, p.language, p.sentiment, s.platform, a.handle " + base + " WHERE " + " AND ".join(where)
