@@ -862,22 +862,30 @@ def render_template(text: str, conversation: Conversation, agent: User) -> str:
     return VARIABLE.sub(lambda match: values[match.group(1)], text)
 
 
+def _save_named(model, workspace: Workspace, item_id: int | None, fields: dict, *, duplicate: str, missing: str):
+    """Create a workspace's named item (canned response, macro) or update one of its own; a name
+    already taken is a Conflict, another workspace's or unknown id is "not found"."""
+    try:
+        with transaction.atomic():
+            if item_id is None:
+                return model.objects.create(workspace=workspace, **fields)
+            item = model.objects.get(pk=item_id, workspace=workspace)
+            for name, value in fields.items():
+                setattr(item, name, value)
+            item.save(update_fields=list(fields))
+            return item
+    except IntegrityError:
+        raise Conflict(duplicate, "duplicate_name") from None
+    except model.DoesNotExist:
+        raise CareError(missing, "not_found") from None
+
+
 def save_canned(workspace: Workspace, actor: User, name: str, text: str, canned_id: int | None = None) -> CannedResponse:
     name, text = (name or "").strip()[:120], (text or "").strip()
     if not name or not text:
         raise CareError(_("A canned response needs a name and a text."), "empty")
-    try:
-        with transaction.atomic():
-            if canned_id is None:
-                canned = CannedResponse.objects.create(workspace=workspace, name=name, text=text)
-            else:
-                canned = CannedResponse.objects.get(pk=canned_id, workspace=workspace)
-                canned.name, canned.text = name, text
-                canned.save(update_fields=["name", "text"])
-    except IntegrityError:
-        raise Conflict(_("A canned response with this name exists."), "duplicate_name") from None
-    except CannedResponse.DoesNotExist:
-        raise CareError(_("No such canned response."), "not_found") from None
+    canned = _save_named(CannedResponse, workspace, canned_id, {"name": name, "text": text},
+                         duplicate=_("A canned response with this name exists."), missing=_("No such canned response."))
     record_audit(workspace, actor, "care_save_canned", name)
     return canned
 
@@ -914,18 +922,8 @@ def save_macro(workspace: Workspace, actor: User, name: str, steps: list, macro_
     if not name:
         raise CareError(_("A macro needs a name."), "empty")
     steps = validate_steps(workspace.pk, steps)
-    try:
-        with transaction.atomic():
-            if macro_id is None:
-                macro = Macro.objects.create(workspace=workspace, name=name, steps=steps)
-            else:
-                macro = Macro.objects.get(pk=macro_id, workspace=workspace)
-                macro.name, macro.steps = name, steps
-                macro.save(update_fields=["name", "steps"])
-    except IntegrityError:
-        raise Conflict(_("A macro with this name exists."), "duplicate_name") from None
-    except Macro.DoesNotExist:
-        raise CareError(_("No such macro."), "not_found") from None
+    macro = _save_named(Macro, workspace, macro_id, {"name": name, "steps": steps},
+                        duplicate=_("A macro with this name exists."), missing=_("No such macro."))
     record_audit(workspace, actor, "care_save_macro", name)
     return macro
 

@@ -28,6 +28,7 @@ from veille.care.models import (
     SlaPolicy,
     Team,
 )
+from veille.care.queries import MAX_ID
 from veille.ingest.models import Post
 
 router = Router(tags=["care"])
@@ -35,7 +36,6 @@ router = Router(tags=["care"])
 WORK = (Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT)
 SUPERVISE = (Role.ADMIN, Role.COMMUNITY_MANAGER)
 READ = (Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT, Role.ANALYST)
-MAX_ID = 2**63 - 1
 
 
 def _strip_nul(value: Any) -> Any:
@@ -97,12 +97,7 @@ def _object(model, request: HttpRequest, object_id: int, **extra):
 
 
 def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
-    if not 0 < conversation_id <= MAX_ID:
-        raise Http404
-    try:
-        return queries.get_conversation(request.workspace.id, conversation_id)
-    except Conversation.DoesNotExist:
-        raise Http404 from None
+    return queries.conversation_or_404(request.workspace.id, conversation_id)
 
 
 # --- shapes --------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from veille.care.models import (
     ACTIVE_STATUSES,
@@ -98,6 +100,20 @@ def queue_counts(workspace_id: int, user_id: int) -> dict[str, int]:
 
 def get_conversation(workspace_id: int, conversation_id: int) -> Conversation:
     return conversations_of(workspace_id).get(pk=conversation_id)
+
+
+# The largest id a database column holds: anything beyond is "no such conversation", not an error.
+MAX_ID = 2**63 - 1
+
+
+def conversation_or_404(workspace_id: int, conversation_id: int) -> Conversation:
+    """The workspace's conversation, or Http404 (another workspace's, or an id out of range)."""
+    if not 0 < conversation_id <= MAX_ID:
+        raise Http404
+    try:
+        return get_conversation(workspace_id, conversation_id)
+    except Conversation.DoesNotExist:
+        raise Http404(_("No such conversation in this workspace.")) from None
 
 
 def conversation_posts(conversation: Conversation) -> list[Post]:

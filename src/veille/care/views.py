@@ -32,13 +32,13 @@ from veille.care.models import (
     Status,
     Team,
 )
+from veille.care.queries import MAX_ID
 from veille.listening.models import Alert
 from veille.web.live import bus, event_stream
 
 WORK = (Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT)
 SUPERVISE = (Role.ADMIN, Role.COMMUNITY_MANAGER)
 READ = (Role.ADMIN, Role.COMMUNITY_MANAGER, Role.AGENT, Role.ANALYST)
-MAX_ID = 2**63 - 1
 
 
 def _clean(value: str | None, limit: int = 20000) -> str:
@@ -54,12 +54,7 @@ def _int(value, default=None):
 
 
 def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
-    if not 0 < conversation_id <= MAX_ID:
-        raise Http404
-    try:
-        return queries.get_conversation(request.workspace.id, conversation_id)
-    except Conversation.DoesNotExist:
-        raise Http404(_("No such conversation in this workspace.")) from None
+    return queries.conversation_or_404(request.workspace.id, conversation_id)
 
 
 def _back(conversation: Conversation) -> HttpResponse:

@@ -75,12 +75,9 @@
     function showLive(on) {
       live = on;
       queue.dataset.live = on ? "true" : "false";
-      if (liveStatus) liveStatus.textContent = liveStatus.dataset[on ? "connected" : "disconnected"];
     }
     if (window.EventSource && queue.dataset.eventsUrl) {
-      var stream = new EventSource(queue.dataset.eventsUrl);
-      stream.addEventListener("open", function () { showLive(true); });
-      stream.addEventListener("error", function () { showLive(false); });
+      var stream = window.veilleOpenStream(queue.dataset.eventsUrl, liveStatus, showLive);
       stream.addEventListener("rows", function (event) {
         var data = JSON.parse(event.data);
         replaceRows(data.html);

@@ -18,15 +18,7 @@
     });
   });
   var url = board.getAttribute("data-events-url") + "?after=" + encodeURIComponent(board.getAttribute("data-last-id") || "0");
-  var source = new EventSource(url);
-  source.addEventListener("open", function () {
-    status.textContent = status.getAttribute("data-connected");
-    status.classList.add("live");
-  });
-  source.addEventListener("error", function () {
-    status.textContent = status.getAttribute("data-disconnected");
-    status.classList.remove("live");
-  });
+  var source = window.veilleOpenStream(url, status);
   function setUnread(column, count, more) {
     var unread = column.querySelector(".unread");
     unread.setAttribute("data-count", String(count));

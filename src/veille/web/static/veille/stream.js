@@ -12,15 +12,7 @@
     seen[el.getAttribute("data-post-id")] = true;
   });
   var url = list.getAttribute("data-events-url") + "?after=" + encodeURIComponent(list.getAttribute("data-last-id") || "0");
-  var source = new EventSource(url);
-  source.addEventListener("open", function () {
-    status.textContent = status.getAttribute("data-connected");
-    status.classList.add("live");
-  });
-  source.addEventListener("error", function () {
-    status.textContent = status.getAttribute("data-disconnected");
-    status.classList.remove("live");
-  });
+  var source = window.veilleOpenStream(url, status);
   source.addEventListener("post", function (event) {
     var data = JSON.parse(event.data);
     if (seen[data.id]) { return; }
