@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from django.db import connection
 
 from tests.support import ingest, make_post
 from veille.ingest import queue
 from veille.ingest.models import Author, Post, RawItem, RawStatus
-from veille.ingest.search import search_post_ids
+from veille.ingest.search import index_words, search_post_ids
 from veille.ingest.worker import Worker
 from veille.sources.base import BadRecord, RawRecord
 
@@ -107,6 +109,56 @@ def test_search_is_accent_and_case_insensitive_and_scoped(source, other_workspac
     assert search_post_ids(source.workspace_id, "absent") == []
     # Query syntax characters are words, never operators.
     assert search_post_ids(source.workspace_id, '" OR * NEAR(') == []
+
+
+def _lexemes(tsvector_text: str) -> set[str]:
+    return set(re.findall(r"'([^']*)'", tsvector_text))
+
+
+def test_index_words_hold_folded_words_and_adjacent_pairs():
+    assert _lexemes(index_words("Réseau MOBILE: en panne! réseau")) == {
+        "reseau", "mobile", "en", "panne", "reseau mobile", "mobile en", "en panne", "panne reseau"}
+    assert index_words("!!! ...") == ""
+    # Sentiment and language are lexemes no word can be; a value that is not one word is left out.
+    assert _lexemes(index_words("Panne", "negative", "FR")) == {"panne", "s:negative", "l:fr"}
+    assert _lexemes(index_words("Panne", "", "fr' | x")) == {"panne"}
+    # A "word" too long for a PostgreSQL lexeme is left out, the rest of the post is indexed.
+    assert index_words("ok " + "x" * 3000) == "'ok'"
+
+
+def test_phrase_search_needs_adjacent_words(source):
+    """On PostgreSQL the phrase goes to the index as words and pairs: a post holding both words
+    apart is not even a candidate, whichever path wrote it (pipeline, corrected text, other insert)."""
+    from veille.listening.query import compile_query
+    from veille.listening.search import search_ids
+
+    ingest(source, [make_post("p1", text="Le réseau mobile est coupé"), make_post("p2", text="mobile, le réseau va"),
+                    make_post("p3", text="RESEAU-MOBILE ok", minutes=1)])
+    p1, p3 = Post.objects.get(external_id="p1"), Post.objects.get(external_id="p3")
+    phrase = compile_query('"reseau mobile"')
+    assert search_ids(source.workspace_id, phrase) == [p3.id, p1.id]
+    Post.objects.filter(pk=p1.pk).update(text="le mobile du réseau")  # a correction re-indexes the post
+    assert search_ids(source.workspace_id, phrase) == [p3.id]
+    # Sentiment and language filters are answered by the index too, and follow a correction.
+    negative = compile_query("mobile sentiment:negative")
+    Post.objects.filter(source=source).update(sentiment="neutral")
+    assert search_ids(source.workspace_id, negative) == []
+    Post.objects.filter(pk=p3.pk).update(sentiment="negative")
+    assert search_ids(source.workspace_id, negative) == [p3.id]
+    if connection.vendor != "postgresql":
+        return
+    Post.objects.create(workspace_id=source.workspace_id, source=source, external_id="p5", author=p1.author,
+                        text="mobile", language="f'x", created_at=p1.created_at, received_at=p1.created_at)
+    Post.objects.create(workspace_id=source.workspace_id, source=source, external_id="p4", author=p1.author,
+                        text="Réseau mobile, encore", created_at=p1.created_at, received_at=p1.created_at)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM ingest_post WHERE workspace_id = %s AND words @@ %s::tsquery",
+                       [source.workspace_id, "'reseau mobile'"])
+        assert cursor.fetchone()[0] == 2  # p3 and p4 (indexed by the trigger); p2 holds both words apart
+        cursor.execute("SELECT text, sentiment, language, words FROM ingest_post WHERE workspace_id = %s",
+                       [source.workspace_id])
+        for text, sentiment, language, words in cursor.fetchall():  # Python (pipeline) and SQL (trigger) agree
+            assert _lexemes(words) == _lexemes(index_words(text, sentiment, language)), text
 
 
 def test_claims_do_not_overlap_and_expired_leases_are_reclaimed(source):

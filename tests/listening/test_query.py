@@ -116,20 +116,25 @@ def test_boolean_logic_and_fields():
 
 def test_matcher_index_agrees_with_evaluating_every_search():
     queries = ["panne", "panne OR outage", '"fibre optique" -merci', "lang:de", "NOT panne", "#alpinadown", "resea*",
-               "from:marie", "(a OR b) c", "x NEAR/2 y"]
+               "from:marie", "(a OR b) c", "x NEAR/2 y", "fi* sentiment:negative", "pan* OR outa*", "fibre-opt*",
+               "ré* lang:fr"]
     compiled = [(i, compile_query(q)) for i, q in enumerate(queries)]
     matcher = Matcher(compiled)
-    texts = ["panne de fibre optique", "outage!", "#AlpinaDown merci", "les réseaux", "c a", "x z y", "nothing"]
+    texts = ["panne de fibre optique", "outage!", "#AlpinaDown merci", "les réseaux", "c a", "x z y", "nothing",
+             "Fil coupé", "f fi fib"]
     for text in texts:
         for language in ("fr", "de"):
-            doc = Doc(text, language=language, handle="marie")
-            expected = sorted(i for i, c in compiled if c.matches(doc))
-            assert sorted(matcher.match(Doc(text, language=language, handle="marie"))) == expected
+            for sentiment in ("negative", "neutral"):
+                doc = Doc(text, language=language, sentiment=sentiment, handle="marie")
+                expected = sorted(i for i, c in compiled if c.matches(doc))
+                assert sorted(matcher.match(Doc(text, language=language, sentiment=sentiment, handle="marie"))) == expected
 
 
 def test_prefilter_is_positive_only():
     tree = parse('"fibre optique" -merci (panne OR outage*)')
     assert prefilter(tree, "sqlite") == '("fibre optique" AND ("panne" OR "outage"*))'
-    assert prefilter(tree, "postgres") == "(('fibre' & 'optique') & ('panne' | 'outage':*))"
+    # PostgreSQL's index holds pairs of adjacent words: a phrase is its words and its pairs.
+    assert prefilter(tree, "postgres") == "(('fibre' & 'optique' & 'fibre optique') & ('panne' | 'outage':*))"
+    assert prefilter(parse('box-fib*'), "postgres") == "('box' & 'fib':* & 'box fib':*)"
     assert prefilter(parse("NOT a"), "sqlite") is None
     assert prefilter(parse("a OR NOT b"), "sqlite") is None

@@ -28,6 +28,7 @@ from veille.ingest.enrich import enrich
 from veille.ingest.models import RawStatus
 from veille.ingest.normalizers import Normalizer, normalizer_for
 from veille.ingest.queue import ClaimedItem
+from veille.ingest.search import index_words
 from veille.ingest.store import AuthorRow, PostRow
 from veille.sources.base import MAX_TEXT_CHARS, NormalizedPost, NormalizeError
 from veille.sources.models import Source
@@ -171,6 +172,9 @@ def prepare(items: Sequence[Incoming], sources: dict[int, SourceInfo], *, full_e
     all_rows = [row for rows in prepared.rows.values() for row in rows]
     if all_rows:
         enrich(all_rows, full=full_enrichment)
+        if sql.is_postgresql():
+            for row in all_rows:
+                row.words = index_words(row.text, row.sentiment, row.language)
     for workspace_id, rows in prepared.rows.items():
         for hook in PREPARE_HOOKS:
             hook(workspace_id, rows)

@@ -2,9 +2,10 @@
 
 Both are accent- and case-insensitive: FTS5 through its ``unicode61 remove_diacritics 2``
 tokenizer, PostgreSQL through ``veille_fold()`` (lower + accent folding, created by the
-migration) applied to the stored text and to the query alike. On PostgreSQL one GIN expression
-index (``post_words``) holds the words of every post, split on each non-alphanumeric character
-as FTS5 and the listening matcher split them; the search page and listening both query it.
+migration) applied to the stored text and to the query alike. On PostgreSQL the ``words``
+column of a post (GIN index ``post_words``) holds its words, split on each non-alphanumeric
+character as FTS5 and the listening matcher split them, and each pair of adjacent words, so a
+phrase is answered by the index (``index_words``); the search page and listening both query it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ from django.db import connection
 
 # A word as the index sees it: letters and digits only ("e-mail" is two words, "box_2" too).
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def words_tsvector(column: str = "text") -> str:
-    """The expression of the ``post_words`` index (PostgreSQL); a query must repeat it exactly."""
-    return f"to_tsvector('simple'::regconfig, regexp_replace(veille_fold({column}), '[^[:alnum:]]+', ' ', 'g'))"
 
 
 MAX_QUERY_WORDS = 16
@@ -38,6 +34,51 @@ def fold(text: str) -> str:
     return text.lower().translate(_FOLD_TABLE)
 
 
+# A sentiment or language value the indexes can hold as one word.
+META_VALUE = re.compile(r"[a-z0-9]+")
+# A lexeme PostgreSQL can hold is shorter than 2,047 bytes; longer "words" are not indexed.
+_MAX_LEXEME_BYTES = 2046
+
+
+def index_words(text: str, sentiment: str | None = "", language: str | None = "") -> str:
+    """A post's ``words`` column (PostgreSQL) as ``tsvector`` text: its folded words, each pair
+    of adjacent words (``'reseau' 'mobile' 'reseau mobile'``), so that a phrase is an AND of
+    pairs the index answers exactly, and its sentiment and language (``'s:negative' 'l:fr'``,
+    ``meta_lexemes``), so that a search filtered on them is answered by the index too. Computed
+    where posts are prepared; ``veille_words()`` (ingest migration 0006) is the same in SQL,
+    for rows written by other paths and when a post is corrected."""
+    lowered = text.lower()
+    tokens = WORD.findall(lowered if lowered.isascii() else lowered.translate(_FOLD_TABLE))
+    lexemes = set(tokens)
+    lexemes.update(map(" ".join, zip(tokens, tokens[1:])))
+    if len(text) > 400:  # only a long text can hold a word too long for a lexeme
+        lexemes = {lexeme for lexeme in lexemes if len(lexeme.encode()) <= _MAX_LEXEME_BYTES}
+    lexemes.update(meta_lexemes(sentiment, language))
+    # Lexemes are letters, digits, one space or one colon: nothing to escape inside the quotes.
+    return " ".join([f"'{lexeme}'" for lexeme in lexemes])
+
+
+def meta_lexemes(sentiment: str | None, language: str | None) -> list[str]:
+    """``s:<sentiment>`` and ``l:<language>`` for PostgreSQL's ``words`` (a colon never occurs in
+    a word, so they cannot be confused with one); a value that is not one plain word is left out,
+    and a search on it is answered by its SQL filter alone."""
+    found = []
+    for kind, value in (("s", sentiment or ""), ("l", (language or "").lower())):
+        if META_VALUE.fullmatch(value):
+            found.append(f"{kind}:{value}")
+    return found
+
+
+def phrase_tsquery(words: list[str], prefix: bool = False) -> str:
+    """``tsquery`` text for words that must follow each other, against ``index_words``."""
+    items = [f"'{word}'" for word in words] + [f"'{a} {b}'" for a, b in zip(words, words[1:])]
+    if prefix:
+        items[len(words) - 1] += ":*"
+        if len(words) > 1:
+            items[-1] += ":*"
+    return items[0] if len(items) == 1 else "(" + " & ".join(items) + ")"
+
+
 def search_meta(sentiment: str | None, language: str | None) -> str:
     """The ``meta`` column of a post in SQLite's FTS5 index: its sentiment and language as words
     (``snegative lfr``), so a search filtered on them is answered by the index itself instead of
@@ -47,14 +88,13 @@ def search_meta(sentiment: str | None, language: str | None) -> str:
 
 # search_meta() in SQL, over a row named ``{row}`` (new / old in a trigger, or a table alias).
 SEARCH_META_SQL = "'s' || COALESCE({row}.sentiment, '') || ' l' || LOWER(COALESCE({row}.language, ''))"
-META_VALUE = re.compile(r"^[a-z0-9]+$")
 
 
 def meta_term(kind: str, value: str) -> str | None:
     """An FTS5 condition on the ``meta`` column (kind ``s``: sentiment, ``l``: language), or None
     when the value is not one word the index can hold (the SQL filter alone applies then)."""
     value = value.lower()
-    return f"meta : {kind}{value}" if META_VALUE.match(value) else None
+    return f"meta : {kind}{value}" if META_VALUE.fullmatch(value) else None
 
 
 def query_words(query: str) -> list[str]:
@@ -74,9 +114,9 @@ def search_post_ids(workspace_id: int, query: str, limit: int = 50, before_id: i
         if is_postgres():
             # Words are letters and digits only, so they cannot carry tsquery operators; the
             # last is a prefix.
-            tsquery = " & ".join(words[:-1] + [words[-1] + ":*"])
+            tsquery = " & ".join([f"'{word}'" for word in words[:-1]] + [f"'{words[-1]}':*"])
             sql = (
-                f"SELECT id FROM ingest_post WHERE workspace_id = %s AND {words_tsvector()} @@ to_tsquery('simple', %s)"
+                "SELECT id FROM ingest_post WHERE workspace_id = %s AND words @@ %s::tsquery"
                 + (" AND id < %s" if before_id else "")
                 + " ORDER BY id DESC LIMIT %s"
             )

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from veille.ingest import sql
-from veille.ingest.search import search_meta
+from veille.ingest.search import index_words, search_meta
 
 # Rows per multi-row INSERT: well under SQLite's 32,766 bound variables with ~20 columns.
 CHUNK = 400
@@ -68,6 +68,8 @@ class PostRow:
     created_at_db: Any = None
     # What apps computed for this row while it was prepared (``pipeline.PREPARE_HOOKS``), by app.
     annotations: dict[str, Any] | None = None
+    # Its words for PostgreSQL's index (``search.index_words``), computed where it is prepared.
+    words: str | None = None
 
     def __reduce__(self):
         return (PostRow, _post_fields(self))
@@ -104,7 +106,7 @@ PG_TYPES = {
     "received_at": "timestamptz", "kind": "text", "is_outbound": "boolean", "url": "text",
     "in_reply_to_external_id": "text", "language": "text", "language_score": "double precision", "sentiment": "text",
     "sentiment_score": "double precision", "complaint": "double precision", "abuse": "double precision",
-    "model_version": "text",
+    "model_version": "text", "words": "tsvector",
 }
 
 
@@ -125,19 +127,25 @@ def insert_posts(
     """
     stamp = sql.db_datetime(now)
     as_db_time = sql.datetime_converter()
-    returned = sql.insert_rows("ingest_post", POST_COLUMNS, PG_TYPES, [
+    rows = [
         (workspace_id, post.source_id, post.external_id, author_ids[post.author_key], post.text,
          post.created_at_db or as_db_time(post.created_at), stamp, post.kind, post.is_outbound, post.url[:500],
          post.in_reply_to_external_id, post.reply_to_id, post.thread_root_id, post.raw_item_id, post.language,
          post.language_score, post.sentiment, post.sentiment_score, post.complaint, post.abuse, post.model_version)
         for post in posts
-    ], "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, source_id, external_id")
+    ]
+    columns = POST_COLUMNS
+    if sql.is_postgresql():
+        columns = (*POST_COLUMNS, "words")
+        rows = [(*row, post.words or index_words(post.text, post.sentiment, post.language)) for row, post in zip(rows, posts, strict=True)]
+    returned = sql.insert_rows("ingest_post", columns, PG_TYPES, rows,
+                               "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, source_id, external_id")
     return {(source_id, external_id): post_id for post_id, source_id, external_id in returned}
 
 
 def index_posts(rows: Sequence[tuple[int, str, str | None, str | None]]) -> None:
-    """Add (post id, text, sentiment, language) to the full-text index. PostgreSQL indexes posts
-    through an expression index by itself; SQLite's FTS5 table is written here."""
+    """Add (post id, text, sentiment, language) to the full-text index. On PostgreSQL the index
+    is the posts' own ``words`` column, written with them; SQLite's FTS5 table is written here."""
     if connection.vendor == "postgresql" or not rows:
         return
     sql.executemany("INSERT INTO ingest_post_fts (rowid, text, meta) VALUES (%s, %s, %s)",

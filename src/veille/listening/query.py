@@ -25,7 +25,7 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
-from veille.ingest.search import FOLD_FROM, FOLD_TO
+from veille.ingest.search import FOLD_FROM, FOLD_TO, phrase_tsquery
 from veille.ingest.search import fold as _fold
 
 MAX_QUERY_CHARS = 1000
@@ -37,6 +37,8 @@ FIELDS = ("from", "list", "lang", "sentiment", "source")
 SENTIMENTS = ("negative", "neutral", "positive")
 
 WORD_RE = re.compile(r"[^\W_]+")
+# Length of the word beginnings ``Doc.has_prefix`` groups words by (prefixes have 2 letters or more).
+STEM = 2
 HASHTAG_RE = re.compile(r"#(\w+)")
 MENTION_RE = re.compile(r"@(\w+(?:[.\-]\w+)*)")
 
@@ -365,7 +367,8 @@ def parse(text: str) -> Any:
 class Doc:
     """What the matcher looks at in a post: computed once per post, shared by all searches."""
 
-    __slots__ = ("tokens", "token_set", "hashtags", "mentions", "language", "sentiment", "platform", "handle", "lists", "_positions")
+    __slots__ = ("tokens", "token_set", "hashtags", "mentions", "language", "sentiment", "platform", "handle", "lists",
+                 "_positions", "_by_stem")
 
     def __init__(self, text: str, *, language: str = "", sentiment: str = "", platform: str = "", handle: str = "",
                  lists: frozenset[str] = frozenset()) -> None:
@@ -386,6 +389,22 @@ class Doc:
         self.handle = fold_handle(handle or "")
         self.lists = lists  # folded names of the author lists the author is in
         self._positions: dict[str, list[int]] | None = None
+        self._by_stem: dict[str, list[str]] | None = None
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether a word starts with ``prefix`` (at least ``STEM`` letters, as queries require).
+
+        A post is often tested against many prefix searches (all those anchored on
+        ``sentiment:negative``, say): its words are grouped by their first letters once, and each
+        test then looks at a word or two instead of all of them."""
+        if len(prefix) < STEM:
+            return any(token.startswith(prefix) for token in self.token_set)
+        if self._by_stem is None:
+            table: dict[str, list[str]] = {}
+            for token in self.token_set:
+                table.setdefault(token[:STEM], []).append(token)
+            self._by_stem = table
+        return any(token.startswith(prefix) for token in self._by_stem.get(prefix[:STEM], ()))
 
     def positions(self, word: str) -> list[int]:
         if self._positions is None:
@@ -431,7 +450,7 @@ def _compile(node: Any) -> Predicate:
             return lambda doc: word in doc.token_set
         if len(node.words) == 1:
             prefix = node.words[0]
-            return lambda doc: any(token.startswith(prefix) for token in doc.token_set)
+            return lambda doc: doc.has_prefix(prefix)
         needed = frozenset(node.words[:-1] if node.prefix else node.words)
         return lambda doc: needed <= doc.token_set and bool(doc.spans(node))
     if isinstance(node, Tag):
@@ -613,8 +632,9 @@ def _fts_quote(word: str) -> str:
 
 
 def _ts_word(word: str) -> str:
-    # Words are runs of letters and digits: nothing a tsquery could read as an operator.
-    return "'" + word.replace("'", "''").replace("\\", "") + "'"
+    # Words are runs of letters and digits: nothing a tsquery could read as an operator; these
+    # characters are dropped all the same, as they would end or escape a quoted lexeme.
+    return word.replace("'", "").replace("\\", "")
 
 
 def _tag_words(node: Tag) -> list[str]:
@@ -625,8 +645,8 @@ def prefilter(node: Any, dialect: str) -> str | None:
     """A full-text expression every matching post satisfies (a superset; None if there is none).
 
     Only positive words go to the index; NOT is left to the re-check. Phrases stay phrases for
-    FTS5 (it tokenises like the matcher); on PostgreSQL, and for NEAR everywhere, they become AND
-    of their words.
+    FTS5 (it tokenises like the matcher) and become the AND of their words and adjacent pairs on
+    PostgreSQL; NEAR becomes the AND of its sides everywhere.
     """
     if isinstance(node, Term):
         parts = list(node.words)
@@ -635,11 +655,9 @@ def prefilter(node: Any, dialect: str) -> str | None:
             # is a phrase there too, which keeps re-checks few for common word pairs.
             phrase = '"' + " ".join(w.replace('"', '""') for w in parts) + '"'
             return phrase + "*" if node.prefix else phrase
-        # The index splits the text on non-alphanumerics first (migration 0002), like the matcher.
-        items = [_ts_word(w) for w in parts]
-        if node.prefix:
-            items[-1] += ":*"
-        return items[0] if len(items) == 1 else "(" + " & ".join(items) + ")"
+        # The index holds the words, split like the matcher splits them, and each pair of
+        # adjacent words (ingest migration 0006): a phrase is the AND of its words and pairs.
+        return phrase_tsquery([_ts_word(w) for w in parts], node.prefix)
     if isinstance(node, Tag):
         parts = _tag_words(node)
         if not parts:

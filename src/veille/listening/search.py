@@ -1,7 +1,7 @@
 """Historical search with the query language: full-text pre-filter + SQL filters, re-checked.
 
-The full-text index finds a superset of the matches (only positive words go to it; phrases,
-NEAR and NOT are left out), SQL filters narrow it by language, sentiment, platform and author,
+The full-text index finds a superset of the matches (only positive words and phrases go to it;
+NEAR becomes AND, NOT is left out), SQL filters narrow it by language, sentiment, platform and author,
 and every candidate is re-checked with the very predicate live matching uses, so an ad-hoc
 search and the live matcher always give the same answer for the same post.
 """
@@ -11,12 +11,9 @@ from __future__ import annotations
 from django.db import connection
 
 from veille.ingest import sql
-from veille.ingest.search import meta_term, words_tsvector
+from veille.ingest.search import meta_lexemes, meta_term
 from veille.listening.matching import list_memberships
 from veille.listening.query import Compiled, Doc, prefilter, sql_filters
-
-# The expression of the words index (PostgreSQL, ingest migration 0004), with columns prefixed.
-WORDS_TSVECTOR = words_tsvector("p.text")
 
 # How many candidates a search may re-check before it stops (a query made only of NOT or of
 # rare-in-text conditions over a huge history): the page says the answer may be partial.
@@ -59,6 +56,18 @@ def _fts_match(text: str | None, compiled: Compiled) -> str | None:
     return " AND ".join(f"({term})" for term in terms) or None
 
 
+def _tsquery(text: str | None, compiled: Compiled) -> str | None:
+    """The ``tsquery`` (PostgreSQL): the words, and the sentiment and language filters as the
+    ``s:`` / ``l:`` lexemes of the posts' ``words``; None if the index can answer neither."""
+    terms = [text] if text else []
+    for field in sql_filters(compiled.tree):
+        if field.name == "sentiment":
+            terms += [f"'{lexeme}'" for lexeme in meta_lexemes(field.value, None)]
+        elif field.name == "lang":
+            terms += [f"'{lexeme}'" for lexeme in meta_lexemes(None, field.value)]
+    return " & ".join(terms) or None
+
+
 def search_ids(workspace_id: int, compiled: Compiled, *, limit: int = 20, before_id: int | None = None,
                after_id: int | None = None, max_scanned: int = MAX_SCANNED) -> SearchResult:
     """Ids of the workspace's posts matching ``compiled``, newest first."""
@@ -71,9 +80,10 @@ def search_ids(workspace_id: int, compiled: Compiled, *, limit: int = 20, before
         where.append("p.id > %s")
         params.append(after_id)
     base = "FROM ingest_post p JOIN ingest_author a ON a.id = p.author_id JOIN sources_source s ON s.id = p.source_id"
-    if text and postgres:
-        where.append(f"{WORDS_TSVECTOR} @@ to_tsquery('simple', %s)")
-        params.append(text)
+    tsquery = _tsquery(text, compiled) if postgres else None
+    if tsquery:
+        where.append("p.words @@ %s::tsquery")
+        params.append(tsquery)
     match = None if postgres else _fts_match(text, compiled)
     if match:
         base = "FROM ingest_post_fts f JOIN ingest_post p ON p.id = f.rowid " + base[len("FROM ingest_post p "):]
@@ -95,7 +105,7 @@ def search_ids(workspace_id: int, compiled: Compiled, *, limit: int = 20, before
                     return
         result.scanned += len(rows)
 
-    if text and postgres:
+    if tsquery:
         return _postgres_windows(select, params, check, result, limit=limit, before_id=before_id, after_id=after_id,
                                  max_scanned=max_scanned)
     cursor_id = before_id
@@ -121,7 +131,7 @@ def _postgres_windows(select: str, params: list, check, result: SearchResult, *,
                       after_id: int | None, max_scanned: int) -> SearchResult:
     """Newest first through id windows of growing width, each read through the full-text index.
 
-    Left to itself, PostgreSQL walks the primary key backwards and computes the words of every
+    Left to itself, PostgreSQL walks the primary key backwards and tests the words of every
     post until it has enough (seconds for a rare word); on an id window, with plain index scans
     off, it intersects the word index with the id range instead and sorts the few candidates.
     """
