@@ -79,3 +79,27 @@ def test_empty_batch():
 def test_unknown_language_is_refused():
     with pytest.raises(ValueError, match="xx"):
         langid_batch.BatchLanguageIdentifier(["fr", "xx"])
+
+
+def test_tables_are_cached_between_processes_and_a_damaged_cache_is_rebuilt(reference, settings, tmp_path, monkeypatch):
+    """The uncompressed tables are written under var/ by the first process and read by the next
+    (a fresh identifier here); the answers are the same, and a damaged file is replaced."""
+    settings.VAR_DIR = tmp_path
+    languages = list(LANGS)
+    expected = [reference.classify(t) for t in LANGID_AGREEMENT_TEXTS]
+    first = langid_batch.BatchLanguageIdentifier(languages)
+    (cached,) = (tmp_path / "cache").glob("langid-*.npz")
+    unpacking = langid_batch._load_py3langid_model
+
+    def refuse():
+        raise AssertionError("the compressed model was unpacked again")
+
+    monkeypatch.setattr(langid_batch, "_load_py3langid_model", refuse)
+    second = langid_batch.BatchLanguageIdentifier(languages)  # from the cache alone
+    _assert_same(second.classify_raw(LANGID_AGREEMENT_TEXTS), expected)
+    assert second.columns == first.columns
+    monkeypatch.setattr(langid_batch, "_load_py3langid_model", unpacking)
+    cached.write_bytes(b"not a numpy archive")
+    third = langid_batch.BatchLanguageIdentifier(languages)
+    _assert_same(third.classify_raw(LANGID_AGREEMENT_TEXTS), expected)
+    assert cached.stat().st_size > 1_000_000  # written again, whole

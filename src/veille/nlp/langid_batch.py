@@ -24,9 +24,11 @@ rows, ``tk_row`` maps a state to its row, ``tk_output[state]`` is the feature th
 
 from __future__ import annotations
 
+import os
 import threading
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,39 +67,94 @@ def _load_py3langid_model():
     return ident
 
 
+def _model_tables(languages: Sequence[str]) -> dict[str, np.ndarray]:
+    """The parts of py3langid's model the batch walk uses, restricted to ``languages``."""
+    ident = _load_py3langid_model()
+    all_classes = list(ident.nb_classes)
+    unknown = set(languages) - set(all_classes)
+    if unknown:
+        raise ValueError(f"py3langid does not know language code(s): {sorted(unknown)}")
+    wanted = set(languages)
+    # Same columns, same order as py3langid's set_languages (model order), so ties break alike.
+    cols = [i for i, c in enumerate(all_classes) if c in wanted]
+    out = ident.tk_output
+    if isinstance(out, dict) or not hasattr(out, "__len__"):
+        raise LangIdModelError("py3langid tk_output is not one feature per state (0.4 layout expected)")
+    return {
+        "columns": np.array([all_classes[i] for i in cols]),
+        "nb_ptc": np.ascontiguousarray(np.asarray(ident.nb_ptc)[:, cols], dtype=np.float32),
+        "nb_pc": np.asarray(ident.nb_pc, dtype=np.float32)[cols],
+        # The transition table keeps py3langid's bytes (no copy of its 39 MB).
+        "nextmove": np.frombuffer(ident.tk_nextmove, dtype=np.dtype(f"u{ident.tk_nextmove.itemsize}")),
+        "row": np.frombuffer(ident.tk_row, dtype=np.dtype(f"u{ident.tk_row.itemsize}")),
+        "output": np.asarray(out, dtype=np.int32),
+    }
+
+
+def _cache_path(languages: Sequence[str]) -> Path | None:
+    """Where the restricted tables are kept between processes: under the desk's ``var/`` folder,
+    keyed by the py3langid model file, so an upgrade of the package builds them again."""
+    try:
+        from django.conf import settings
+
+        var_dir = Path(settings.VAR_DIR)
+        from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+        stat = os.stat(Path(MODEL_DIR) / MODEL_FILE)
+    except Exception:  # no Django settings (a library use), no py3langid or another layout: no cache
+        return None
+    key = f"{stat.st_size}-{int(stat.st_mtime)}-{'-'.join(languages)}"
+    return var_dir / "cache" / f"langid-{key}.npz"
+
+
+def load_tables(languages: Sequence[str]) -> dict[str, np.ndarray]:
+    """``_model_tables``, read from the cache when a previous process wrote it.
+
+    Unpacking py3langid's compressed model costs about half a second of CPU in every process that
+    detects languages (each worker, each import, each preparing process); the uncompressed
+    tables load in a few milliseconds. A damaged cache file is rebuilt.
+    """
+    path = _cache_path(languages)
+    if path is not None and path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, KeyError):
+            pass
+    tables = _model_tables(languages)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with partial.open("wb") as out:
+                np.savez(out, **tables)
+            os.replace(partial, path)  # whole or absent: a reader never sees half a file
+        except OSError:
+            pass  # a read-only install works without the cache
+    return tables
+
+
 class BatchLanguageIdentifier:
     """py3langid's model, restricted to ``languages``, scoring whole batches at once."""
 
     def __init__(self, languages: Sequence[str]):
-        ident = _load_py3langid_model()
-        all_classes = list(ident.nb_classes)
-        unknown = set(languages) - set(all_classes)
-        if unknown:
-            raise ValueError(f"py3langid does not know language code(s): {sorted(unknown)}")
-        wanted = set(languages)
-        # Same columns, same order as py3langid's set_languages (model order), so ties break alike.
-        cols = [i for i, c in enumerate(all_classes) if c in wanted]
-        self.columns = [all_classes[i] for i in cols]
+        tables = load_tables(list(languages))
+        self.columns = [str(c) for c in tables["columns"]]
         self.labels: list[str] = list(dict.fromkeys(self.columns))
         # column -> index of its label (aliases such as two "sr" columns share one label)
         self._col_label = np.array([self.labels.index(c) for c in self.columns], dtype=np.intp)
         self._has_alias = len(self.labels) != len(self.columns)
 
-        ptc = np.asarray(ident.nb_ptc)
-        self.nb_ptc = np.ascontiguousarray(ptc[:, cols], dtype=np.float32)
-        self.nb_pc = np.asarray(ident.nb_pc, dtype=np.float32)[cols]
+        self.nb_ptc = np.ascontiguousarray(tables["nb_ptc"], dtype=np.float32)
+        self.nb_pc = np.asarray(tables["nb_pc"], dtype=np.float32)
         self.n_features = self.nb_ptc.shape[0]
 
-        # Transition table: keep py3langid's array (no copy) and a numpy view on it.
-        self._nm_py = ident.tk_nextmove
-        self._nm = np.frombuffer(ident.tk_nextmove, dtype=np.dtype(f"u{ident.tk_nextmove.itemsize}"))
-        row = np.frombuffer(ident.tk_row, dtype=np.dtype(f"u{ident.tk_row.itemsize}"))
-        self._rowbase = row.astype(np.int64) << 8
+        # Transition table: a numpy array, and a memoryview of the same bytes for the Python walk.
+        self._nm = tables["nextmove"]
+        self._nm_py = memoryview(self._nm)
+        self._rowbase = tables["row"].astype(np.int64) << 8
         self._rowbase_py = self._rowbase.tolist()
-        out = ident.tk_output
-        if isinstance(out, dict) or not hasattr(out, "__len__"):
-            raise LangIdModelError("py3langid tk_output is not one feature per state (0.4 layout expected)")
-        self._out = np.asarray(out, dtype=np.int32)
+        self._out = np.asarray(tables["output"], dtype=np.int32)
         # int32 copies for the vectorised walk (halves memory traffic vs int64)
         if self._nm.dtype.itemsize == 4 and int(self._nm.max()) < 2**31:
             self._nm32 = self._nm.view(np.int32)  # same bytes, no copy of the 39 MB table
@@ -109,7 +166,6 @@ class BatchLanguageIdentifier:
             raise LangIdModelError("py3langid model: tk_output and tk_row disagree in length")
         if int(self._out.max()) >= self.n_features:
             raise LangIdModelError("py3langid model: feature index beyond nb_ptc")
-        del ident  # the full 140-language table is not kept
 
     # ------------------------------------------------------------------ walking
     def _tail_walk(self, data: bytes, start: int, state: int, feats: list[int]) -> None:
