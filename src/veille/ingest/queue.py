@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -47,13 +48,15 @@ def storable_text(text: str) -> str:
 
 
 def payload_json(payload: Any) -> str:
-    """A payload as JSON text; non-ASCII kept readable unless it cannot be stored as UTF-8."""
-    text = json.dumps(payload, ensure_ascii=False)
+    """A payload as JSON text; non-ASCII kept readable unless it cannot be stored as UTF-8.
+
+    orjson writes a tweet-sized payload ten times faster than ``json``; it refuses what is not
+    plain JSON (lone surrogates, integers over 64 bits), which ``json`` then writes with escapes.
+    """
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(payload)  # lone surrogates become \ud800-style escapes
-    return text
+        return orjson.dumps(payload).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(payload)  # lone surrogates become \ud800-style escapes
 
 
 DONE_WITHOUT_ERROR = (RawStatus.DONE, "")
