@@ -36,13 +36,16 @@ def fold(text: str) -> str:
 
 # A sentiment or language value the indexes can hold as one word.
 META_VALUE = re.compile(r"[a-z0-9]+")
+# First character of a pair of words in ``index_words``: no word starts with it, so a prefix
+# search (``tech*``) scans the words starting with "tech", not every pair they begin too.
+PAIR = "~"
 # A lexeme PostgreSQL can hold is shorter than 2,047 bytes; longer "words" are not indexed.
 _MAX_LEXEME_BYTES = 2046
 
 
 def index_words(text: str, sentiment: str | None = "", language: str | None = "") -> str:
     """A post's ``words`` column (PostgreSQL) as ``tsvector`` text: its folded words, each pair
-    of adjacent words (``'reseau' 'mobile' 'reseau mobile'``), so that a phrase is an AND of
+    of adjacent words (``'reseau' 'mobile' '~reseau mobile'``), so that a phrase is an AND of
     pairs the index answers exactly, and its sentiment and language (``'s:negative' 'l:fr'``,
     ``meta_lexemes``), so that a search filtered on them is answered by the index too. Computed
     where posts are prepared; ``veille_words()`` (ingest migration 0006) is the same in SQL,
@@ -50,11 +53,11 @@ def index_words(text: str, sentiment: str | None = "", language: str | None = ""
     lowered = text.lower()
     tokens = WORD.findall(lowered if lowered.isascii() else lowered.translate(_FOLD_TABLE))
     lexemes = set(tokens)
-    lexemes.update(map(" ".join, zip(tokens, tokens[1:])))
+    lexemes.update([f"{PAIR}{a} {b}" for a, b in zip(tokens, tokens[1:])])
     if len(text) > 400:  # only a long text can hold a word too long for a lexeme
         lexemes = {lexeme for lexeme in lexemes if len(lexeme.encode()) <= _MAX_LEXEME_BYTES}
     lexemes.update(meta_lexemes(sentiment, language))
-    # Lexemes are letters, digits, one space or one colon: nothing to escape inside the quotes.
+    # Lexemes are letters and digits with one space, tilde or colon: nothing to escape in quotes.
     return " ".join([f"'{lexeme}'" for lexeme in lexemes])
 
 
@@ -70,12 +73,14 @@ def meta_lexemes(sentiment: str | None, language: str | None) -> list[str]:
 
 
 def phrase_tsquery(words: list[str], prefix: bool = False) -> str:
-    """``tsquery`` text for words that must follow each other, against ``index_words``."""
-    items = [f"'{word}'" for word in words] + [f"'{a} {b}'" for a, b in zip(words, words[1:])]
+    """``tsquery`` text for words that must follow each other, against ``index_words``: one word
+    alone, else the pairs of adjacent words (a pair is only indexed where both words are, so
+    the words themselves would add nothing but the cost of reading their long posting lists)."""
+    if len(words) == 1:
+        return f"'{words[0]}'" + (":*" if prefix else "")
+    items = [f"'{PAIR}{a} {b}'" for a, b in zip(words, words[1:])]
     if prefix:
-        items[len(words) - 1] += ":*"
-        if len(words) > 1:
-            items[-1] += ":*"
+        items[-1] += ":*"
     return items[0] if len(items) == 1 else "(" + " & ".join(items) + ")"
 
 

@@ -155,7 +155,10 @@ def _postgres_windows(select: str, params: list, check, result: SearchResult, *,
                     hi = rows[-1][0] - 1  # more candidates in this window
                 else:
                     hi = lo
-                    span *= 4
+                    # No candidate at all among the newest posts: the words are rare, and one
+                    # look at the whole rest costs less than reading their index entries again
+                    # for each wider window.
+                    span = hi - floor if not rows else span * 4
                 if result.scanned >= max_scanned:
                     result.partial = len(result) < limit
                     break

@@ -3,8 +3,9 @@
 The ``post_words`` expression index knew which words a post holds, not where: a phrase query
 (``"reseau mobile"``) read every post holding both words and re-checked it, seconds over a
 million posts when two common words are seldom adjacent. A ``words`` column now holds a post's
-folded words and its adjacent pairs (``'reseau' 'mobile' 'reseau mobile'``), without positions:
-a phrase is an AND of pairs, answered by the GIN index alone. Sentiment and language are
+folded words and its adjacent pairs (``'reseau' 'mobile' '~reseau mobile'``; the tilde keeps
+pairs out of a prefix search's way), without positions: a phrase is an AND of pairs, answered
+by the GIN index alone. Sentiment and language are
 lexemes too (``'s:negative' 'l:fr'``): ``tech* sentiment:negative`` used to read every post
 holding a word starting with "tech" to test its sentiment. The writer fills the column (the
 ingest pipeline computes it where posts are prepared, ``veille.ingest.search.index_words``);
@@ -23,7 +24,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
       SELECT lexeme FROM (
         SELECT words[i] AS lexeme FROM generate_subscripts(words, 1) AS i
         UNION
-        SELECT words[i] || ' ' || words[i + 1] FROM generate_subscripts(words, 1) AS i WHERE i < cardinality(words)
+        SELECT '~' || words[i] || ' ' || words[i + 1] FROM generate_subscripts(words, 1) AS i WHERE i < cardinality(words)
       ) AS lexemes WHERE octet_length(lexeme) < 2047
       UNION
       SELECT kind || value FROM (VALUES ('s:', COALESCE(sentiment, '')), ('l:', lower(COALESCE(language, ''))))
