@@ -4,6 +4,7 @@ It creates a fresh database, starts ``veille web`` processes and ``veille worker
 feeds customer posts mentioning the brand into the durable intake (the workers route them into
 conversations), then lets N agents (one asyncio task each, on loopback) list their queue, open a
 conversation, claim it, reply and resolve it, with a think time between actions like people.
+When the run's time is up, agents holding a conversation still finish it at their usual pace.
 Some agents' replies wait for approval; community managers approve them. At the end the
 database is checked: no conversation may have had two owners, no reply that the API accepted
 may be missing or without its outbox row.
@@ -211,7 +212,11 @@ async def _simulate(args, world: dict, urls: list[str]) -> dict:
     stop_at = time.monotonic() + args.duration
     rate = args.rate if args.rate is not None else max(1.0, args.agents / 50)
 
+    sent_during_run = [0]
+
     async def call(client, name: str, method: str, url: str, body=None, ok=(200, 201)):
+        if time.monotonic() < stop_at:
+            sent_during_run[0] += 1
         started = time.perf_counter()
         try:
             response = await client.request(method, url, json=body)
@@ -235,6 +240,12 @@ async def _simulate(args, world: dict, urls: list[str]) -> dict:
         """A person's pause; False once the run is over (the agent stops there)."""
         await asyncio.sleep(min(random.expovariate(1.0 / args.think), max(0.0, stop_at - time.monotonic())))
         return time.monotonic() < stop_at
+
+    async def think_finishing():
+        """A person's pause while finishing a claimed conversation, past the end of the run too:
+        cut short at the end, every agent holding a conversation would reply and resolve at the
+        same instant, a burst no team produces, and the run would measure that burst."""
+        await asyncio.sleep(min(random.expovariate(1.0 / args.think), 3 * args.think))
 
     # One pooled client per web process, shared by the agents (like a reverse proxy would pool):
     # each agent sends its own session cookie and CSRF token.
@@ -277,13 +288,13 @@ async def _simulate(args, world: dict, urls: list[str]) -> dict:
                 if claimed is None or claimed.status_code != 200:
                     continue
                 claims[target].add(session["username"])
-                await think()  # once claimed, the agent finishes the conversation even past the end
+                await think_finishing()  # once claimed, the agent finishes the conversation even past the end
                 sent = await call(client, "reply", "POST", f"/api/care/conversations/{target}/replies",
                                   {"text": f"Sorry for the trouble, we are checking your line now (ref {target}).",
                                    "acknowledge_warnings": True}, ok=(201,))
                 if sent is not None and sent.status_code == 201:
                     replies.append(sent.json()["id"])
-                await think()
+                await think_finishing()
                 await call(client, "resolve", "POST", f"/api/care/conversations/{target}/status", {"status": "resolved"})
                 await think()
 
@@ -323,6 +334,8 @@ async def _simulate(args, world: dict, urls: list[str]) -> dict:
     return {
         "agents": args.agents, "duration_s": round(elapsed, 1), **_figures(everything),
         "requests_per_s": round(len(everything) / elapsed, 1) if elapsed else None,
+        # The load while the run lasts (afterwards agents only finish the conversations they hold).
+        "requests_per_s_during_run": round(sent_during_run[0] / args.duration, 1) if args.duration else None,
         "per_action": {name: _figures(values) for name, values in sorted(timings.items())},
         "errors": counters["errors"], "error_samples": error_samples, "claim_conflicts": counters["conflicts"],
         "_claims": claims, "_replies": replies, "_approved": approved,
