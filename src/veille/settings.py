@@ -19,6 +19,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # Where the embedded deployment keeps its database, secret key and media: ``var/`` under the
 # current directory unless told otherwise.
 VAR_DIR = Path(env_str("VEILLE_VAR_DIR", str(Path.cwd() / "var"))).resolve()
+# Files derived from installed packages (the language model's tables unpacked), kept between runs.
+CACHE_DIR = Path(env_str("VEILLE_CACHE_DIR", str(VAR_DIR / "cache"))).resolve()
 
 
 def _secret_key() -> str:

@@ -84,7 +84,7 @@ def test_unknown_language_is_refused():
 def test_tables_are_cached_between_processes_and_a_damaged_cache_is_rebuilt(reference, settings, tmp_path, monkeypatch):
     """The uncompressed tables are written under var/ by the first process and read by the next
     (a fresh identifier here); the answers are the same, and a damaged file is replaced."""
-    settings.VAR_DIR = tmp_path
+    settings.CACHE_DIR = tmp_path / "cache"
     languages = list(LANGS)
     expected = [reference.classify(t) for t in LANGID_AGREEMENT_TEXTS]
     first = langid_batch.BatchLanguageIdentifier(languages)

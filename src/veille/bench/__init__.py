@@ -36,6 +36,9 @@ def fresh_database(database_url: str | None) -> Iterator[None]:
     temporary SQLite file), removed afterwards."""
     cleanup: Callable[[], None] | None = None
     tmp = None
+    # The database is new, the installation is not: files derived from installed packages (the
+    # language model's tables, built by the first process that needs them) stay where they are.
+    os.environ.setdefault("VEILLE_CACHE_DIR", os.path.join(os.environ.get("VEILLE_VAR_DIR", os.path.join(os.getcwd(), "var")), "cache"))
     if database_url:
         url, cleanup = fresh_postgres(database_url)
         os.environ["VEILLE_DATABASE_URL"] = url

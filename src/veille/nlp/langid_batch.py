@@ -92,19 +92,20 @@ def _model_tables(languages: Sequence[str]) -> dict[str, np.ndarray]:
 
 
 def _cache_path(languages: Sequence[str]) -> Path | None:
-    """Where the restricted tables are kept between processes: under the desk's ``var/`` folder,
-    keyed by the py3langid model file, so an upgrade of the package builds them again."""
+    """Where the restricted tables are kept between processes: the desk's cache folder
+    (``var/cache``), keyed by the py3langid model file, so an upgrade of the package builds
+    them again."""
     try:
         from django.conf import settings
 
-        var_dir = Path(settings.VAR_DIR)
+        cache_dir = Path(settings.CACHE_DIR)
         from py3langid.langid import MODEL_DIR, MODEL_FILE
 
         stat = os.stat(Path(MODEL_DIR) / MODEL_FILE)
     except Exception:  # no Django settings (a library use), no py3langid or another layout: no cache
         return None
     key = f"{stat.st_size}-{int(stat.st_mtime)}-{'-'.join(languages)}"
-    return var_dir / "cache" / f"langid-{key}.npz"
+    return cache_dir / f"langid-{key}.npz"
 
 
 def load_tables(languages: Sequence[str]) -> dict[str, np.ndarray]:
