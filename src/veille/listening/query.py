@@ -645,7 +645,7 @@ def prefilter(node: Any, dialect: str) -> str | None:
     """A full-text expression every matching post satisfies (a superset; None if there is none).
 
     Only positive words go to the index; NOT is left to the re-check. Phrases stay phrases for
-    FTS5 (it tokenises like the matcher) and become the AND of their words and adjacent pairs on
+    FTS5 (it tokenises like the matcher) and become the AND of their adjacent word pairs on
     PostgreSQL; NEAR becomes the AND of its sides everywhere.
     """
     if isinstance(node, Term):
@@ -656,7 +656,7 @@ def prefilter(node: Any, dialect: str) -> str | None:
             phrase = '"' + " ".join(w.replace('"', '""') for w in parts) + '"'
             return phrase + "*" if node.prefix else phrase
         # The index holds the words, split like the matcher splits them, and each pair of
-        # adjacent words (ingest migration 0006): a phrase is the AND of its words and pairs.
+        # adjacent words (ingest migration 0006): a phrase is the AND of its pairs.
         return phrase_tsquery([_ts_word(w) for w in parts], node.prefix)
     if isinstance(node, Tag):
         parts = _tag_words(node)

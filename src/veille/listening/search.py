@@ -1,8 +1,8 @@
 """Historical search with the query language: full-text pre-filter + SQL filters, re-checked.
 
-The full-text index finds a superset of the matches (only positive words and phrases go to it;
-NEAR becomes AND, NOT is left out), SQL filters narrow it by language, sentiment, platform and author,
-and every candidate is re-checked with the very predicate live matching uses, so an ad-hoc
+The full-text index finds a superset of the matches (only positive words and phrases go to it,
+NEAR becomes AND, NOT is left out), SQL filters narrow it by language, sentiment, platform and
+author, and every candidate is re-checked with the very predicate live matching uses, so an ad-hoc
 search and the live matcher always give the same answer for the same post.
 """
 

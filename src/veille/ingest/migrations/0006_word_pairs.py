@@ -5,9 +5,9 @@ The ``post_words`` expression index knew which words a post holds, not where: a 
 million posts when two common words are seldom adjacent. A ``words`` column now holds a post's
 folded words and its adjacent pairs (``'reseau' 'mobile' '~reseau mobile'``; the tilde keeps
 pairs out of a prefix search's way), without positions: a phrase is an AND of pairs, answered
-by the GIN index alone. Sentiment and language are
-lexemes too (``'s:negative' 'l:fr'``): ``tech* sentiment:negative`` used to read every post
-holding a word starting with "tech" to test its sentiment. The writer fills the column (the
+by the GIN index alone. Sentiment and language are lexemes too (``'s:negative' 'l:fr'``):
+``tech* sentiment:negative`` used to read every post holding a word starting with "tech" to
+test its sentiment. The writer fills the column (the
 ingest pipeline computes it where posts are prepared, ``veille.ingest.search.index_words``);
 a trigger fills it for any other insert and recomputes it when a post's text, sentiment or
 language is corrected, with ``veille_words()``, its SQL twin. SQLite is unchanged (FTS5 keeps
