@@ -10,17 +10,11 @@ import uuid
 
 import pytest
 
+from tests.browser.conftest import log_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "a-long-test-password"
 HOSTILE = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
-
-
-def log_in(page, desk, username: str = "cm", password: str = PASSWORD) -> None:
-    # Submits with Enter: the page header holds language buttons that are submit buttons too.
-    page.goto(desk.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.press("#id_password", "Enter")
 
 
 def _user(desk, name: str, role: str) -> str:

@@ -16,16 +16,15 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import log_in as log_in_form
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "a-long-test-password"
 
 
-def log_in(page, desk, username: str = "cm", password: str = PASSWORD) -> None:
-    # Submits with Enter: the page header holds language buttons that are submit buttons too.
-    page.goto(desk.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.press("#id_password", "Enter")
+def log_in(page, desk, username: str = "cm") -> None:
+    """Log in and wait for the desk's first page."""
+    log_in_form(page, desk, username, PASSWORD)
     page.wait_for_url(desk.url + "/stream/")
 
 

@@ -50,3 +50,16 @@ def bluesky_server():
     yield fake
     fake.stop()
     forget_sessions()
+
+
+@pytest.fixture
+def mastodon_server():
+    """A local server speaking the Mastodon REST and streaming API the connector uses."""
+    from tests.fakes.mastodon_server import FakeMastodon
+    from veille.sources import actions
+
+    fake = FakeMastodon()
+    fake.start()
+    yield fake
+    fake.stop()
+    actions._connector_cache.clear()

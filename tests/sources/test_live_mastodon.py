@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from tests.fakes.mastodon_server import TOKEN, FakeMastodon
+from tests.fakes.mastodon_server import TOKEN
 from veille.ingest.models import Post, RawItem
 from veille.ingest.worker import Worker
 from veille.sources import actions
@@ -23,11 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def fake():
-    server = FakeMastodon()
-    server.start()
-    yield server
-    server.stop()
+def fake(mastodon_server):
+    return mastodon_server
 
 
 @pytest.fixture

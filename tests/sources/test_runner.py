@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.mastodon_server import TOKEN, FakeMastodon
+from tests.fakes.mastodon_server import TOKEN
 from veille.ingest.models import Post, RawItem, RawStatus
 from veille.ingest.worker import Worker
 from veille.sources import actions
@@ -15,12 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def fake():
-    server = FakeMastodon()
-    server.start()
-    yield server
-    server.stop()
-    actions._connector_cache.clear()
+def fake(mastodon_server):
+    return mastodon_server
 
 
 @pytest.fixture

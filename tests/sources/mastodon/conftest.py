@@ -2,16 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.mastodon_server import TOKEN, FakeMastodon
+from tests.fakes.mastodon_server import TOKEN
 from veille.sources.mastodon.connector import MastodonConnector
-
-
-@pytest.fixture
-def mastodon_server():
-    fake = FakeMastodon()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
