@@ -127,17 +127,19 @@ def insert_posts(
     """
     stamp = sql.db_datetime(now)
     as_db_time = sql.datetime_converter()
+    # PostgreSQL's search index is the posts' own ``words`` column, written with them.
+    postgres = sql.is_postgresql()
+    columns = (*POST_COLUMNS, "words") if postgres else POST_COLUMNS
+    index_columns = ([(post.words or index_words(post.text, post.sentiment, post.language),) for post in posts]
+                     if postgres else [()] * len(posts))
     rows = [
         (workspace_id, post.source_id, post.external_id, author_ids[post.author_key], post.text,
          post.created_at_db or as_db_time(post.created_at), stamp, post.kind, post.is_outbound, post.url[:500],
          post.in_reply_to_external_id, post.reply_to_id, post.thread_root_id, post.raw_item_id, post.language,
-         post.language_score, post.sentiment, post.sentiment_score, post.complaint, post.abuse, post.model_version)
-        for post in posts
+         post.language_score, post.sentiment, post.sentiment_score, post.complaint, post.abuse, post.model_version,
+         *index)
+        for post, index in zip(posts, index_columns, strict=True)
     ]
-    columns = POST_COLUMNS
-    if sql.is_postgresql():
-        columns = (*POST_COLUMNS, "words")
-        rows = [(*row, post.words or index_words(post.text, post.sentiment, post.language)) for row, post in zip(rows, posts, strict=True)]
     returned = sql.insert_rows("ingest_post", columns, PG_TYPES, rows,
                                "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, source_id, external_id")
     return {(source_id, external_id): post_id for post_id, source_id, external_id in returned}
