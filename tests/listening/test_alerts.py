@@ -119,3 +119,83 @@ def test_undeliverable_webhook_gives_up_after_max_attempts(workspace, manager):
         actions.deliver_alerts(now)
     delivery = AlertDelivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == actions.DELIVERY_MAX_ATTEMPTS
+
+
+def _minute_rows(search) -> dict:
+    from veille.listening.models import MinuteRollup
+
+    rows = MinuteRollup.objects.filter(search_id=search.id).values_list("minute", "count", "negative", "positive")
+    return {minute: (count, negative, positive) for minute, count, negative, positive in rows}
+
+
+def test_minute_counts_are_kept_for_alerting_searches_only_and_filled_when_alerts_are_switched_on(workspace, manager, source):
+    from tests.support import make_post
+    from veille.listening.models import ALL_POSTS, MinuteRollup
+
+    alerting = actions.create_search(workspace, manager, name="Alerting", query="box", spike_enabled=True)
+    quiet = actions.create_search(workspace, manager, name="Quiet", query="box")
+    posts = [make_post(f"p{i}", text=["box en panne", "box super, merci", "ma box"][i % 3], minutes=i // 2) for i in range(12)]
+    ingest(source, posts)
+
+    # Written at ingest for the alerting search: posts per minute, with the negative and positive ones.
+    kept = _minute_rows(alerting)
+    first = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    assert sum(count for count, _, _ in kept.values()) == 12 and len(kept) == 6
+    assert kept[first] == (2, 1, 1) and kept[first + timedelta(minutes=1)] == (2, 1, 0)
+    assert not MinuteRollup.objects.filter(search_id__in=[quiet.id, ALL_POSTS]).exists()
+
+    # Switching alerts on fills the lookback from the search's matches: the same counts as ingest wrote.
+    now = first + timedelta(minutes=30)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.utils.timezone.now", lambda: now)
+        actions.update_search(quiet, manager, dip_enabled=True)
+    assert _minute_rows(quiet) == kept
+    # From then on ingest keeps them.
+    ingest(source, [make_post("late", text="box en panne", minutes=20)])
+    assert _minute_rows(quiet)[first + timedelta(minutes=20)] == (1, 1, 0)
+
+    # Switched off: nothing keeps them up to date, so they go (no stale baseline later).
+    actions.update_search(quiet, manager, dip_enabled=False)
+    assert not MinuteRollup.objects.filter(search_id=quiet.id).exists()
+    assert _minute_rows(alerting)  # the other search's are untouched
+
+
+def test_switching_alerts_on_fills_only_the_alert_lookback(workspace, manager, source):
+    from tests.support import make_post
+
+    search = actions.create_search(workspace, manager, name="Old and new", query="panne")
+    ingest(source, [make_post("old", text="panne", minutes=0), make_post("new", text="panne", minutes=600)])
+    now = datetime(2026, 11, 1, 9, 0, tzinfo=UTC) + timedelta(minutes=610)
+    search.spike_window_min, search.dip_window_min, search.spike_baseline_windows = 10, 10, 5  # 60 minutes back
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.utils.timezone.now", lambda: now)
+        actions.update_search(search, manager, spike_enabled=True)
+    assert list(_minute_rows(search)) == [datetime(2026, 11, 1, 9, 0, tzinfo=UTC) + timedelta(minutes=600)]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_switching_alerts_on_holds_ingest_rollup_writes_until_the_fill_commits(workspace, manager):
+    """PostgreSQL: while alerts are switched on and the lookback filled, an ingest batch cannot
+    write the hour rollup (which it does before it reads which searches alert), so no batch
+    falls between the fill and the ingest hook."""
+    import psycopg
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite orders writers with its single write lock")
+    search = actions.create_search(workspace, manager, name="Switch", query="panne")
+    params = connection.get_connection_params()
+    other = psycopg.connect(dbname=params["dbname"], user=params.get("user") or "postgres",
+                            host=params.get("host") or "127.0.0.1", port=params.get("port") or 5432, autocommit=True)
+    insert = ("INSERT INTO listening_hourrollup (workspace_id, search_id, hour, sentiment, language, count) "
+              "VALUES (%s, 0, now(), '', '', 1)")
+    try:
+        other.execute("SET lock_timeout = '300ms'")
+        with transaction.atomic():
+            actions.update_search(search, manager, spike_enabled=True)
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute(insert, [workspace.id])
+        other.execute(insert, [workspace.id])  # committed: ingest goes on
+    finally:
+        other.close()

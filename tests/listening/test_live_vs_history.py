@@ -112,9 +112,10 @@ def test_lists_in_queries_and_edits_take_effect(workspace, source, manager):
 def test_deleting_a_search_removes_its_matches_and_rollups(workspace, source, manager):
     from veille.listening.models import AuthorRollup, MinuteRollup
 
-    search = actions.create_search(workspace, manager, name="p", query="panne")
+    search = actions.create_search(workspace, manager, name="p", query="panne", spike_enabled=True)
     ingest(source, [make_post(text="panne #x"), make_post(text="panne")])
     assert SearchMatch.objects.filter(search=search).count() == 2
+    assert MinuteRollup.objects.filter(search_id=search.id).exists()
     actions.delete_search(search, manager)
     assert not SearchMatch.objects.exists()
     assert not HourRollup.objects.exclude(search_id=ALL_POSTS).exists()

@@ -4,9 +4,11 @@ On a fresh database (SQLite in a temporary folder, or a new PostgreSQL database 
 ``--database-url``), N demo posts are imported twice through ``veille import``'s own path (a
 second process prepares, matching saved searches included, while the first writes), part by
 part and interleaved: once into a workspace without saved searches, once into a workspace with
-S saved searches (match rows and rollups in the posts' transaction). The NLP models are replaced by a cheap stand-in (this measures listening, not the
-models; with the real models each post costs more and the ratio is lower still), and only the
-listening hook is installed (other apps' hooks, such as care routing, are left out).
+S saved searches (match rows and rollups in the posts' transaction; ``--alerting`` of them, a
+tenth by default, have spike alerts on, for which minute counts are kept too). The NLP models
+are replaced by a cheap stand-in (this measures listening, not the models; with the real models
+each post costs more and the ratio is lower still), and only the listening hook is installed
+(other apps' hooks, such as care routing, are left out).
 ``ingest_overhead_ratio`` is the import time with S searches over the same without;
 ``write_overhead_ratio`` the write step alone (the strictest view).
 
@@ -38,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--posts", type=int, default=100_000, help="posts to write (default 100000)")
     parser.add_argument("--searches", type=int, default=200, help="saved searches (default 200)")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh database is created next to it)")
+    parser.add_argument("--alerting", type=float, default=0.1,
+                        help="share of the searches with spike alerts on, whose minute counts ingest keeps (default 0.1)")
     parser.add_argument("--batch", type=int, default=None, help="posts per write transaction (default: as veille import)")
     parser.add_argument("--rounds", type=int, default=60, help="timed dashboard and search requests (default 60)")
     parser.add_argument("--seed", type=int, default=1)
@@ -48,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
     from veille.bench import fresh_database
 
     with fresh_database(args.database_url):
-        figures = run(args.posts, args.searches, batch=args.batch, rounds=args.rounds, seed=args.seed)
+        figures = run(args.posts, args.searches, batch=args.batch, rounds=args.rounds, seed=args.seed, alerting=args.alerting)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -108,7 +112,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(n_posts: int, n_searches: int, *, batch: int | None = None, rounds: int = 60, seed: int = 1) -> dict:
+def run(n_posts: int, n_searches: int, *, batch: int | None = None, rounds: int = 60, seed: int = 1,
+        alerting: float = 0.1) -> dict:
     from django.db import connection
 
     from veille.accounts.actions import create_workspace
@@ -137,7 +142,10 @@ def run(n_posts: int, n_searches: int, *, batch: int | None = None, rounds: int 
     plain_source = Source.objects.create(workspace=plain, name="demo", platform="import")
     listened_source = Source.objects.create(workspace=listened, name="demo", platform="import")
     query_texts = make_queries([p["text"] for p in posts[:20000]], n_searches, rng)
-    searches = [actions.create_search(listened, None, name=f"search {i}", query=q) for i, q in enumerate(query_texts)]
+    # Some searches alert (a brand, an outage watch): ingest keeps minute counts for those only.
+    n_alerting = round(n_searches * alerting)
+    searches = [actions.create_search(listened, None, name=f"search {i}", query=q, spike_enabled=i < n_alerting)
+                for i, q in enumerate(query_texts)]
 
     # Live matching alone (Python): documents built and matched, as the ingest hook does.
     matcher = Matcher([(s.id, compile_query(s.query)) for s in searches])
@@ -253,6 +261,7 @@ def run(n_posts: int, n_searches: int, *, batch: int | None = None, rounds: int 
         "database": connection.vendor,
         "posts": n_posts,
         "searches": len(searches),
+        "alerting_searches": n_alerting,
         "generate_s": round(generate_s, 2),
         "match_posts_per_s": round(n_sample / match_s, 1),
         "matches_per_post": round(matched / n_sample, 3),

@@ -1,8 +1,9 @@
 """Every write of the listening app, one named verb each.
 
 Schedule ``evaluate_alerts`` (every minute) and ``deliver_alerts`` (every 15 s or so): alerts
-are decided from the minute rollups, stored as rows with one delivery row per channel, and the
-deliveries (e-mail, signed webhook) are sent by the second job, after commit, with retries.
+are decided from the minute rollups (kept for searches with alerts on), stored as rows with one
+delivery row per channel, and the deliveries (e-mail, signed webhook) are sent by the second
+job, after commit, with retries.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Count, Min, Q
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +46,7 @@ from veille.listening.models import (
     HourRollup,
     MinuteRollup,
     SavedSearch,
+    SearchMatch,
     TagRollup,
 )
 from veille.listening.query import compile_query, fold_handle
@@ -81,14 +84,55 @@ def create_search(workspace: Workspace, actor: User | None, *, name: str, query:
 def update_search(search: SavedSearch, actor: User | None, **values: Any) -> SavedSearch:
     if "query" in values:
         compile_query(values["query"])
+    was_alerting = _alerting(search)
     fields = []
     for key, value in values.items():
         if key in SEARCH_FIELDS:
             setattr(search, key, value)
             fields.append(key)
     search.save(update_fields=[*fields, "updated_at"])
+    if _alerting(search) and not was_alerting:
+        start_minute_counts(search)
+    elif was_alerting and not _alerting(search):
+        # No longer kept up to date: stale counts must not become a later baseline.
+        MinuteRollup.objects.filter(workspace_id=search.workspace_id, search_id=search.id).delete()
     record_audit(search.workspace, actor, "update_saved_search", search.name, fields=fields)
     return search
+
+
+def _alerting(search: SavedSearch) -> bool:
+    return bool(search.spike_enabled or search.dip_enabled)
+
+
+def alert_lookback(search: SavedSearch) -> timedelta:
+    """How far back the spike and dip checks read: their current window and baseline windows."""
+    windows = search.spike_baseline_windows + 1
+    return timedelta(minutes=max(search.spike_window_min, search.dip_window_min) * windows)
+
+
+def start_minute_counts(search: SavedSearch, now: datetime | None = None) -> int:
+    """Fill a search's minute counts for its alert lookback from its matches, as alerts are
+    switched on (ingest keeps minute counts for alerting searches only). Returns the minutes filled.
+
+    Runs in the caller's transaction. On PostgreSQL it first takes the hour rollup in SHARE
+    mode: every ingest batch writes that table before it reads which searches alert, so each
+    batch either committed before this fill (and is counted here) or waits and then counts its
+    own posts. On SQLite the single writer orders them the same way."""
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE listening_hourrollup IN SHARE MODE")
+    MinuteRollup.objects.filter(workspace_id=search.workspace_id, search_id=search.id).delete()
+    since = _minute(now - alert_lookback(search))
+    window = Post.objects.filter(workspace_id=search.workspace_id, created_at__gte=since)
+    rows = (SearchMatch.objects.filter(search_id=search.id, post__in=window.values("id"))
+            .annotate(minute=TruncMinute("created_at", tzinfo=UTC)).values("minute")
+            .annotate(n=Count("post_id"), negative=Count("post_id", filter=Q(sentiment="negative")),
+                      positive=Count("post_id", filter=Q(sentiment="positive"))).order_by())
+    buckets = [MinuteRollup(workspace_id=search.workspace_id, search_id=search.id, minute=row["minute"], count=row["n"],
+                            negative=row["negative"], positive=row["positive"]) for row in rows]
+    MinuteRollup.objects.bulk_create(buckets, batch_size=1000)
+    return len(buckets)
 
 
 @transaction.atomic

@@ -102,8 +102,8 @@ def annotate(workspace_id: int, rows: list[PostRow]) -> None:
 
 
 def buckets_of(row: PostRow, sqlite: bool) -> tuple:
-    """(created_at, hour, minute, day) as the database stores them, sentiment, language,
-    negative?, positive?, hashtags."""
+    """created_at as the database stores it, the hour rollup's key (hour, sentiment, language),
+    minute, day, sentiment, language, negative?, positive?, hashtags."""
     created = row.created_at.astimezone(UTC)
     if sqlite:  # Django's SQLite text form, cut instead of recomputed
         text_form = created.replace(tzinfo=None).isoformat(" ")
@@ -111,8 +111,9 @@ def buckets_of(row: PostRow, sqlite: bool) -> tuple:
     else:
         created_db, hour = created, created.replace(minute=0, second=0, microsecond=0)
         minute, day = created.replace(second=0, microsecond=0), created.date()
+    sentiment, language = row.sentiment or "", (row.language or "")[:8]
     return (
-        created_db, hour, minute, day, row.sentiment or "", (row.language or "")[:8],
+        created_db, (hour, sentiment, language), minute, day, sentiment, language,
         row.sentiment == "negative", row.sentiment == "positive",
         hashtags(row.text) if "#" in row.text else (),
     )
@@ -126,47 +127,78 @@ def on_posts_stored(workspace_id: int, posts: list[StoredPost], now: datetime) -
     write_matches(workspace_id, posts)
 
 
+def alerting_searches(workspace_id: int) -> set[int]:
+    """The workspace's active searches with spike or dip alerts on: the only ones whose minute
+    counts are kept (alerts read them; event mode counts its window's matches)."""
+    rows = sql.execute(
+        "SELECT id FROM listening_savedsearch WHERE workspace_id = %s AND is_active = %s AND (spike_enabled = %s OR dip_enabled = %s)",
+        [workspace_id, True, True, True],
+    )
+    return {search_id for (search_id,) in rows}
+
+
 def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
     """Match rows and rollup increments of annotated posts."""
-    # One pass over the posts; every (search, post) pair becomes one key per rollup, counted with
-    # C-speed Counter updates. Each post counts for the whole workspace (ALL_POSTS) too.
+    # One pass over the posts. Every post counts for the whole workspace (ALL_POSTS) under its
+    # bucket keys as prepared; each (search, post) pair adds one key per rollup. Keys are counted
+    # with C-speed Counters.
+    workspace_hours: list[tuple] = []
+    workspace_authors: list[tuple] = []
+    workspace_tags: list[tuple] = []
     hour_keys: list[tuple] = []
-    minute_keys: list[tuple] = []
-    negative_keys: list[tuple] = []
-    positive_keys: list[tuple] = []
     author_keys: list[tuple] = []
     tag_keys: list[tuple] = []
     match_rows: list[tuple] = []
     for post in posts:
         found, bucket = post.row.annotations["listening"]  # type: ignore[index]
-        created_db, hour, minute, day, sentiment, language, is_negative, is_positive, tags = bucket
+        created_db, hour_key, _minute, day, sentiment, language, _negative, _positive, tags = bucket
         author_id = post.author_id
-        searches = (ALL_POSTS, *found) if found else (ALL_POSTS,)
-        hour_keys += [(search, hour, sentiment, language) for search in searches]
-        minute_pairs = [(search, minute) for search in searches]
-        minute_keys += minute_pairs
-        if is_negative:
-            negative_keys += minute_pairs
-        elif is_positive:
-            positive_keys += minute_pairs
-        author_keys += [(search, day, author_id) for search in searches]
+        workspace_hours.append(hour_key)
+        workspace_authors.append((day, author_id))
         if tags:
-            tag_keys += [(search, day, tag) for search in searches for tag in tags]
+            workspace_tags += [(day, tag) for tag in tags]
         if found:
-            match_rows += [(search, post.id, created_db, author_id, sentiment, language) for search in found]
-    hours, minutes, authors, tags_counted = Counter(hour_keys), Counter(minute_keys), Counter(author_keys), Counter(tag_keys)
-    negative, positive = Counter(negative_keys), Counter(positive_keys)
+            for search in found:
+                hour_keys.append((search, *hour_key))
+                author_keys.append((search, day, author_id))
+                match_rows.append((search, post.id, created_db, author_id, sentiment, language))
+                if tags:
+                    tag_keys += [(search, day, tag) for tag in tags]
+    hours = [(workspace_id, ALL_POSTS, *key, n) for key, n in Counter(workspace_hours).items()]
+    hours += [(workspace_id, *key, n) for key, n in Counter(hour_keys).items()]
+    authors = [(workspace_id, ALL_POSTS, *key, n) for key, n in Counter(workspace_authors).items()]
+    authors += [(workspace_id, *key, n) for key, n in Counter(author_keys).items()]
+    tags_counted = [(workspace_id, ALL_POSTS, *key, n) for key, n in Counter(workspace_tags).items()]
+    tags_counted += [(workspace_id, *key, n) for key, n in Counter(tag_keys).items()]
 
     _insert("listening_searchmatch", ("search_id", "post_id", "created_at", "author_id", "sentiment", "language"), match_rows,
             "ON CONFLICT (search_id, post_id) DO NOTHING")
-    _upsert("listening_hourrollup", ("workspace_id", "search_id", "hour", "sentiment", "language"), ("count",),
-            [(workspace_id, *key, n) for key, n in hours.items()])
-    _upsert("listening_minuterollup", ("workspace_id", "search_id", "minute"), ("count", "negative", "positive"),
-            [(workspace_id, *key, n, negative.get(key, 0), positive.get(key, 0)) for key, n in minutes.items()])
-    _upsert("listening_authorrollup", ("workspace_id", "search_id", "day", "author_id"), ("count",),
-            [(workspace_id, *key, n) for key, n in authors.items()])
-    _upsert("listening_tagrollup", ("workspace_id", "search_id", "day", "tag"), ("count",),
-            [(workspace_id, *key, n) for key, n in tags_counted.items()])
+    _upsert("listening_hourrollup", ("workspace_id", "search_id", "hour", "sentiment", "language"), ("count",), hours)
+    # Read after this transaction has written the hour rollup: switching alerts on locks that
+    # table while it fills the lookback from matches (``actions.start_minute_counts``), so a
+    # batch is either counted by that fill or sees the switch here, never neither nor both.
+    if match_rows and (alerting := alerting_searches(workspace_id)):
+        _upsert("listening_minuterollup", ("workspace_id", "search_id", "minute"), ("count", "negative", "positive"),
+                [(workspace_id, *key, *counts) for key, counts in minute_counts(posts, alerting).items()])
+    _upsert("listening_authorrollup", ("workspace_id", "search_id", "day", "author_id"), ("count",), authors)
+    _upsert("listening_tagrollup", ("workspace_id", "search_id", "day", "tag"), ("count",), tags_counted)
+
+
+def minute_counts(posts: Sequence[StoredPost], alerting: set[int]) -> dict[tuple, list[int]]:
+    """(search, minute) → [posts, negative, positive] for the searches in ``alerting``."""
+    counts: dict[tuple, list[int]] = {}
+    for post in posts:
+        found, bucket = post.row.annotations["listening"]  # type: ignore[index]
+        for search in found:
+            if search in alerting:
+                key = (search, bucket[2])
+                entry = counts.get(key)
+                if entry is None:
+                    entry = counts[key] = [0, 0, 0]
+                entry[0] += 1
+                entry[1] += bucket[6]
+                entry[2] += bucket[7]
+    return counts
 
 
 # PostgreSQL types of every column written here: rows go as one array per column through

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from veille.ingest import sql
@@ -17,7 +18,6 @@ from veille.listening.models import (
     AuthorList,
     EventWindow,
     HourRollup,
-    MinuteRollup,
     SavedSearch,
     SearchMatch,
     TagRollup,
@@ -167,9 +167,13 @@ def event_stats(event: EventWindow, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     search = event.search
     end = min(event.ends_at, now) if event.starts_at <= now else event.ends_at
-    minutes = MinuteRollup.objects.filter(workspace_id=search.workspace_id, search_id=search.id,
-                                          minute__gte=event.starts_at, minute__lt=event.ends_at)
-    per_minute = dict(minutes.values_list("minute", "count"))
+    # The window's posts through the posts' (workspace, created_at) index, each probed in the
+    # match index: bounded by the event's window, not by the search's history. (Minute rollups
+    # are kept for alerting searches only; an event may follow any search, past windows included.)
+    window = Post.objects.filter(workspace_id=search.workspace_id, created_at__gte=event.starts_at, created_at__lt=event.ends_at)
+    matches = SearchMatch.objects.filter(search=search, post__in=window.values("id"))
+    per_minute = dict(matches.annotate(minute=TruncMinute("created_at", tzinfo=UTC)).values("minute")
+                      .annotate(n=Count("post_id")).order_by().values_list("minute", "n"))
     start_minute = event.starts_at.astimezone(UTC).replace(second=0, microsecond=0)
     axis, t = [], start_minute
     last = max(end, start_minute + timedelta(minutes=1))
@@ -177,10 +181,6 @@ def event_stats(event: EventWindow, now: datetime | None = None) -> dict:
         axis.append((t, per_minute.get(t, 0)))
         t += timedelta(minutes=1)
     total = sum(per_minute.values())
-    # The window's posts through the posts' (workspace, created_at) index, each probed in the
-    # match index: bounded by the event's window, not by the search's history.
-    window = Post.objects.filter(workspace_id=search.workspace_id, created_at__gte=event.starts_at, created_at__lt=event.ends_at)
-    matches = SearchMatch.objects.filter(search=search, post__in=window.values("id"))
     top_author_rows = list(matches.values("author_id").annotate(n=Count("post_id")).order_by("-n", "author_id")[:10])
     authors = {a.id: a for a in Author.objects.filter(id__in=[r["author_id"] for r in top_author_rows])}
     top_authors_ = [{"author": authors.get(r["author_id"]), "posts": r["n"]} for r in top_author_rows if r["author_id"] in authors]
