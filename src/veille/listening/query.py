@@ -367,8 +367,8 @@ def parse(text: str) -> Any:
 class Doc:
     """What the matcher looks at in a post: computed once per post, shared by all searches."""
 
-    __slots__ = ("tokens", "token_set", "hashtags", "mentions", "language", "sentiment", "platform", "handle", "lists",
-                 "_positions", "_by_stem")
+    __slots__ = ("tokens", "token_set", "language", "sentiment", "platform", "handle", "lists",
+                 "_lowered", "_hashtags", "_mentions", "_positions", "_by_stem")
 
     def __init__(self, text: str, *, language: str = "", sentiment: str = "", platform: str = "", handle: str = "",
                  lists: frozenset[str] = frozenset()) -> None:
@@ -381,8 +381,11 @@ class Doc:
             tokens = [w if w.isascii() else w.translate(_FOLD) for w in tokens]
         self.tokens = tokens
         self.token_set = frozenset(tokens)
-        self.hashtags = frozenset(_fold_word(t) for t in HASHTAG_RE.findall(lowered)) if "#" in lowered else _EMPTY
-        self.mentions = frozenset(_fold_word(m) for m in MENTION_RE.findall(lowered)) if "@" in lowered else _EMPTY
+        # Hashtags and mentions are found when a search asks for them (most posts are never
+        # tested against one).
+        self._lowered = lowered
+        self._hashtags: frozenset[str] | None = None
+        self._mentions: frozenset[str] | None = None
         self.language = (language or "").lower()
         self.sentiment = sentiment or ""
         self.platform = (platform or "").lower()
@@ -390,6 +393,20 @@ class Doc:
         self.lists = lists  # folded names of the author lists the author is in
         self._positions: dict[str, list[int]] | None = None
         self._by_stem: dict[str, list[str]] | None = None
+
+    @property
+    def hashtags(self) -> frozenset[str]:
+        if self._hashtags is None:
+            lowered = self._lowered
+            self._hashtags = frozenset(_fold_word(t) for t in HASHTAG_RE.findall(lowered)) if "#" in lowered else _EMPTY
+        return self._hashtags
+
+    @property
+    def mentions(self) -> frozenset[str]:
+        if self._mentions is None:
+            lowered = self._lowered
+            self._mentions = frozenset(_fold_word(m) for m in MENTION_RE.findall(lowered)) if "@" in lowered else _EMPTY
+        return self._mentions
 
     def has_prefix(self, prefix: str) -> bool:
         """Whether a word starts with ``prefix`` (at least ``STEM`` letters, as queries require).
