@@ -126,9 +126,9 @@ def start_minute_counts(search: SavedSearch, now: datetime | None = None) -> int
     since = _minute(now - alert_lookback(search))
     window = Post.objects.filter(workspace_id=search.workspace_id, created_at__gte=since)
     rows = (SearchMatch.objects.filter(search_id=search.id, post__in=window.values("id"))
-            .annotate(minute=TruncMinute("created_at", tzinfo=UTC)).values("minute")
-            .annotate(n=Count("post_id"), negative=Count("post_id", filter=Q(sentiment="negative")),
-                      positive=Count("post_id", filter=Q(sentiment="positive"))).order_by())
+            .annotate(minute=TruncMinute("post__created_at", tzinfo=UTC)).values("minute")
+            .annotate(n=Count("post_id"), negative=Count("post_id", filter=Q(post__sentiment="negative")),
+                      positive=Count("post_id", filter=Q(post__sentiment="positive"))).order_by())
     buckets = [MinuteRollup(workspace_id=search.workspace_id, search_id=search.id, minute=row["minute"], count=row["n"],
                             negative=row["negative"], positive=row["positive"]) for row in rows]
     MinuteRollup.objects.bulk_create(buckets, batch_size=1000)

@@ -151,7 +151,7 @@ def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
     match_rows: list[tuple] = []
     for post in posts:
         found, bucket = post.row.annotations["listening"]  # type: ignore[index]
-        created_db, hour_key, _minute, day, sentiment, language, _negative, _positive, tags = bucket
+        _created, hour_key, _minute, day, _sentiment, _language, _negative, _positive, tags = bucket
         author_id = post.author_id
         workspace_hours.append(hour_key)
         workspace_authors.append((day, author_id))
@@ -161,7 +161,7 @@ def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
             for search in found:
                 hour_keys.append((search, *hour_key))
                 author_keys.append((search, day, author_id))
-                match_rows.append((search, post.id, created_db, author_id, sentiment, language))
+                match_rows.append((search, post.id))
                 if tags:
                     tag_keys += [(search, day, tag) for tag in tags]
     hours = [(workspace_id, ALL_POSTS, *key, n) for key, n in Counter(workspace_hours).items()]
@@ -171,7 +171,7 @@ def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
     tags_counted = [(workspace_id, ALL_POSTS, *key, n) for key, n in Counter(workspace_tags).items()]
     tags_counted += [(workspace_id, *key, n) for key, n in Counter(tag_keys).items()]
 
-    _insert("listening_searchmatch", ("search_id", "post_id", "created_at", "author_id", "sentiment", "language"), match_rows,
+    _insert("listening_searchmatch", ("search_id", "post_id"), match_rows,
             "ON CONFLICT (search_id, post_id) DO NOTHING")
     _upsert("listening_hourrollup", ("workspace_id", "search_id", "hour", "sentiment", "language"), ("count",), hours)
     # Read after this transaction has written the hour rollup: switching alerts on locks that

@@ -60,11 +60,8 @@ class SearchMatch(models.Model):
     pk = models.CompositePrimaryKey("search_id", "post_id")
     search = models.ForeignKey(SavedSearch, on_delete=models.CASCADE, related_name="+", db_index=False)
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+", db_index=False)
-    # Copied from the post: recomputing rollups and exports read this table alone.
-    created_at = models.DateTimeField()
-    author_id = models.BigIntegerField()
-    sentiment = models.CharField(max_length=10, blank=True)
-    language = models.CharField(max_length=8, blank=True)
+    # The key alone, written for about every post at ingest (migration 0004 dropped copies of the
+    # post's time, author, sentiment and language: readers join the post by its primary key).
     # No other index (every index costs time at ingest): columns, newest first, exports and
     # unread counts read the key (search, post id); time windows go through rollups, or
     # through the posts' own (workspace, created_at) index joined to this key (events).

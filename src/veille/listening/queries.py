@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
@@ -172,7 +172,7 @@ def event_stats(event: EventWindow, now: datetime | None = None) -> dict:
     # are kept for alerting searches only; an event may follow any search, past windows included.)
     window = Post.objects.filter(workspace_id=search.workspace_id, created_at__gte=event.starts_at, created_at__lt=event.ends_at)
     matches = SearchMatch.objects.filter(search=search, post__in=window.values("id"))
-    per_minute = dict(matches.annotate(minute=TruncMinute("created_at", tzinfo=UTC)).values("minute")
+    per_minute = dict(matches.annotate(minute=TruncMinute("post__created_at", tzinfo=UTC)).values("minute")
                       .annotate(n=Count("post_id")).order_by().values_list("minute", "n"))
     start_minute = event.starts_at.astimezone(UTC).replace(second=0, microsecond=0)
     axis, t = [], start_minute
@@ -181,9 +181,9 @@ def event_stats(event: EventWindow, now: datetime | None = None) -> dict:
         axis.append((t, per_minute.get(t, 0)))
         t += timedelta(minutes=1)
     total = sum(per_minute.values())
-    top_author_rows = list(matches.values("author_id").annotate(n=Count("post_id")).order_by("-n", "author_id")[:10])
-    authors = {a.id: a for a in Author.objects.filter(id__in=[r["author_id"] for r in top_author_rows])}
-    top_authors_ = [{"author": authors.get(r["author_id"]), "posts": r["n"]} for r in top_author_rows if r["author_id"] in authors]
+    top_author_rows = list(matches.values(author=F("post__author_id")).annotate(n=Count("post_id")).order_by("-n", "author")[:10])
+    authors = {a.id: a for a in Author.objects.filter(id__in=[r["author"] for r in top_author_rows])}
+    top_authors_ = [{"author": authors.get(r["author"]), "posts": r["n"]} for r in top_author_rows if r["author"] in authors]
     # Top posts: the most replied-to in the window, then the widest reach.
     post_ids = list(matches.order_by("-post_id").values_list("post_id", flat=True)[:5000])
     replies = dict(Post.objects.filter(reply_to_id__in=post_ids).values("reply_to_id").annotate(n=Count("id")).values_list("reply_to_id", "n")) if post_ids else {}
@@ -202,7 +202,7 @@ def recompute_hour_rollup(workspace_id: int, search_id: int) -> dict[tuple[datet
     if search_id == ALL_POSTS:
         rows = Post.objects.filter(workspace_id=workspace_id).values_list("created_at", "sentiment", "language")
     else:
-        rows = SearchMatch.objects.filter(search_id=search_id).values_list("created_at", "sentiment", "language")
+        rows = SearchMatch.objects.filter(search_id=search_id).values_list("post__created_at", "post__sentiment", "post__language")
     out: Counter = Counter()
     for created, sentiment, language in rows.iterator():
         out[(_bucket(created, False), sentiment or "", (language or "")[:8])] += 1
