@@ -102,18 +102,17 @@ def annotate(workspace_id: int, rows: list[PostRow]) -> None:
 
 
 def buckets_of(row: PostRow, sqlite: bool) -> tuple:
-    """created_at as the database stores it, the hour rollup's key (hour, sentiment, language),
-    minute, day, sentiment, language, negative?, positive?, hashtags."""
+    """The rollup buckets a post counts in, as the database stores them: the hour rollup's key
+    (hour, sentiment, language), minute, day, negative?, positive?, hashtags."""
     created = row.created_at.astimezone(UTC)
     if sqlite:  # Django's SQLite text form, cut instead of recomputed
         text_form = created.replace(tzinfo=None).isoformat(" ")
-        created_db, hour, minute, day = text_form, text_form[:13] + ":00:00", text_form[:16] + ":00", text_form[:10]
+        hour, minute, day = text_form[:13] + ":00:00", text_form[:16] + ":00", text_form[:10]
     else:
-        created_db, hour = created, created.replace(minute=0, second=0, microsecond=0)
+        hour = created.replace(minute=0, second=0, microsecond=0)
         minute, day = created.replace(second=0, microsecond=0), created.date()
-    sentiment, language = row.sentiment or "", (row.language or "")[:8]
     return (
-        created_db, (hour, sentiment, language), minute, day, sentiment, language,
+        (hour, row.sentiment or "", (row.language or "")[:8]), minute, day,
         row.sentiment == "negative", row.sentiment == "positive",
         hashtags(row.text) if "#" in row.text else (),
     )
@@ -151,7 +150,7 @@ def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
     match_rows: list[tuple] = []
     for post in posts:
         found, bucket = post.row.annotations["listening"]  # type: ignore[index]
-        _created, hour_key, _minute, day, _sentiment, _language, _negative, _positive, tags = bucket
+        hour_key, _minute, day, _negative, _positive, tags = bucket
         author_id = post.author_id
         workspace_hours.append(hour_key)
         workspace_authors.append((day, author_id))
@@ -191,13 +190,13 @@ def minute_counts(posts: Sequence[StoredPost], alerting: set[int]) -> dict[tuple
         found, bucket = post.row.annotations["listening"]  # type: ignore[index]
         for search in found:
             if search in alerting:
-                key = (search, bucket[2])
+                key = (search, bucket[1])
                 entry = counts.get(key)
                 if entry is None:
                     entry = counts[key] = [0, 0, 0]
                 entry[0] += 1
-                entry[1] += bucket[6]
-                entry[2] += bucket[7]
+                entry[1] += bucket[3]
+                entry[2] += bucket[4]
     return counts
 
 
