@@ -364,6 +364,11 @@ def parse(text: str) -> Any:
 
 # --- documents and the Python matcher ---------------------------------------------------------
 
+def _marked_words(lowered: str, marker: str, pattern: re.Pattern) -> frozenset[str]:
+    """The folded words after ``marker`` (hashtags, mentions) in lower-cased text."""
+    return frozenset(_fold_word(word) for word in pattern.findall(lowered)) if marker in lowered else _EMPTY
+
+
 class Doc:
     """What the matcher looks at in a post: computed once per post, shared by all searches."""
 
@@ -397,15 +402,13 @@ class Doc:
     @property
     def hashtags(self) -> frozenset[str]:
         if self._hashtags is None:
-            lowered = self._lowered
-            self._hashtags = frozenset(_fold_word(t) for t in HASHTAG_RE.findall(lowered)) if "#" in lowered else _EMPTY
+            self._hashtags = _marked_words(self._lowered, "#", HASHTAG_RE)
         return self._hashtags
 
     @property
     def mentions(self) -> frozenset[str]:
         if self._mentions is None:
-            lowered = self._lowered
-            self._mentions = frozenset(_fold_word(m) for m in MENTION_RE.findall(lowered)) if "@" in lowered else _EMPTY
+            self._mentions = _marked_words(self._lowered, "@", MENTION_RE)
         return self._mentions
 
     def has_prefix(self, prefix: str) -> bool:
