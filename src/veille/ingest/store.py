@@ -150,8 +150,15 @@ def index_posts(rows: Sequence[tuple[int, str, str | None, str | None]]) -> None
     is the posts' own ``words`` column, written with them; SQLite's FTS5 table is written here."""
     if connection.vendor == "postgresql" or not rows:
         return
+    # In id order: FTS5 writes out its pending terms as a new segment whenever a rowid is lower
+    # than the last one written, and a batch inserted thread level by level has its ids out of
+    # file order (four to five times the cost per post, and a fragmented index to merge later).
     sql.executemany("INSERT INTO ingest_post_fts (rowid, text, meta) VALUES (%s, %s, %s)",
-                    [(post_id, text, search_meta(sentiment, language)) for post_id, text, sentiment, language in rows])
+                    [(post_id, text, search_meta(sentiment, language))
+                     for post_id, text, sentiment, language in sorted(rows, key=_first)])
+
+
+_first = operator.itemgetter(0)
 
 
 def store_posts(workspace_id: int, authors: Iterable[AuthorRow], posts: Sequence[PostRow], now: datetime) -> dict[tuple[int, str], int]:
