@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from veille.ingest.importer import ImportFailed, import_file
+from veille.ingest.importer import ImportFailed, default_preparers, import_file
 from veille.ingest.models import Post, RawItem, RawStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,12 +52,21 @@ def test_gzipped_file_is_read_transparently(source, tmp_path):
     assert report.imported == Post.objects.filter(source=source).count() > 0
 
 
+@pytest.mark.parametrize(("cores", "models", "expected"), [
+    (1, True, 0), (1, False, 0),  # one core: prepared in the writing process
+    (2, True, 2), (2, False, 1),  # models cost more than writing; language alone less
+    (4, True, 3), (4, False, 3), (16, True, 4),
+])
+def test_preparing_processes_leave_the_writer_a_core(cores, models, expected):
+    assert default_preparers(cores, models) == expected
+
+
 def test_preparing_in_a_child_process_gives_the_same_result(source, workspace):
     from veille.sources.models import Source
 
-    inline = import_file(FIXTURES / "posts.ndjson", source.id, "ndjson", processes=1)
+    inline = import_file(FIXTURES / "posts.ndjson", source.id, "ndjson", preparers=0)
     other = Source.objects.create(workspace=workspace, name="parallel", platform="import")
-    parallel = import_file(FIXTURES / "posts.ndjson", other.id, "ndjson", processes=2)
+    parallel = import_file(FIXTURES / "posts.ndjson", other.id, "ndjson", preparers=2)
     assert (inline.imported, inline.rejected) == (parallel.imported, parallel.rejected)
     fields = ("external_id", "text", "language", "reply_to__external_id", "thread_root__external_id")
     assert list(Post.objects.filter(source=source).order_by("external_id").values_list(*fields)) == \
@@ -116,8 +125,8 @@ def _write_ndjson(path: Path, posts: list[dict]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_raw_items_of_an_import_are_stored_once_with_their_final_status(source, tmp_path, processes, monkeypatch):
+@pytest.mark.parametrize("preparers", [0, 1, 2])
+def test_raw_items_of_an_import_are_stored_once_with_their_final_status(source, tmp_path, preparers, monkeypatch):
     from tests.support import make_post
     from veille.ingest import importer
 
@@ -132,7 +141,7 @@ def test_raw_items_of_an_import_are_stored_once_with_their_final_status(source, 
     broken["created_at"] = "last tuesday"
     posts.append(broken)
     path = _write_ndjson(tmp_path / "posts.ndjson", posts)
-    report = import_file(path, source.id, "ndjson", processes=processes)
+    report = import_file(path, source.id, "ndjson", preparers=preparers)
     assert (report.read, report.imported, report.duplicates, report.rejected) == (8, 6, 1, 1)
     items = list(RawItem.objects.filter(source=source).order_by("id"))
     assert [item.status for item in items] == ["done"] * 6 + ["duplicate", "dead"]
@@ -141,7 +150,7 @@ def test_raw_items_of_an_import_are_stored_once_with_their_final_status(source, 
     posts_by_raw = dict(Post.objects.filter(source=source).values_list("raw_item_id", "external_id"))
     assert posts_by_raw == {item.id: f"s{i}" for i, item in enumerate(items[:6])}
 
-    again = import_file(path, source.id, "ndjson", processes=processes)  # every post already stored
+    again = import_file(path, source.id, "ndjson", preparers=preparers)  # every post already stored
     assert (again.imported, again.duplicates, again.rejected) == (0, 7, 1)
     assert Post.objects.filter(source=source).count() == 6
     assert not RawItem.objects.filter(source=source, status=RawStatus.PENDING).exists()
@@ -157,7 +166,7 @@ def test_a_chunk_whose_write_fails_is_queued_and_processed_item_by_item(source, 
 
     monkeypatch.setattr(pipeline, "POST_STORE_HOOKS", [*pipeline.POST_STORE_HOOKS, refuse_poison])
     posts = [make_post(f"f{i}", minutes=i) for i in range(5)] + [make_post("f-poison", text="POISON pill")]
-    report = import_file(_write_ndjson(tmp_path / "posts.ndjson", posts), source.id, "ndjson", processes=1)
+    report = import_file(_write_ndjson(tmp_path / "posts.ndjson", posts), source.id, "ndjson", preparers=0)
     assert sorted(Post.objects.filter(source=source).values_list("external_id", flat=True)) == [f"f{i}" for i in range(5)]
     assert report.imported == 5
     # The poison item is retried until its attempts run out, then rejected with the reason.
@@ -182,8 +191,8 @@ def test_chunks_dealt_to_several_preparing_processes_come_back_in_file_order(wor
     monkeypatch.setattr(importer, "INTAKE_CHUNK", 4)
     inline_source = Source.objects.create(workspace=workspace, name="inline", platform="import")
     shared_source = Source.objects.create(workspace=workspace, name="shared", platform="import")
-    inline = import_file(path, inline_source.id, "ndjson", processes=1)
-    shared = import_file(path, shared_source.id, "ndjson", processes=3)
+    inline = import_file(path, inline_source.id, "ndjson", preparers=0)
+    shared = import_file(path, shared_source.id, "ndjson", preparers=3)
     assert (shared.read, shared.imported, shared.rejected) == (inline.read, inline.imported, inline.rejected) == (24, 23, 1)
     # Raw items were stored in file order, and the threads are linked the same way.
     for source in (inline_source, shared_source):

@@ -30,7 +30,7 @@ def test_import_prepared_in_a_child_process_matches_saved_searches(workspace, so
     path = tmp_path / "posts.ndjson"
     path.write_text("".join(json.dumps(post) + "\n" for post in posts), encoding="utf-8")
     monkeypatch.setattr(importer.queue, "intake", _refuse_fallback)
-    report = importer.import_file(path, source.id, "ndjson", processes=2)
+    report = importer.import_file(path, source.id, "ndjson", preparers=2)
     assert report.imported == 60
     for search in searches:
         live = set(SearchMatch.objects.filter(search=search).values_list("post_id", flat=True))
