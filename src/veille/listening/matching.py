@@ -14,8 +14,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from django.db import connection
-
 from veille.ingest import sql
 from veille.ingest.pipeline import StoredPost
 from veille.ingest.store import PostRow
@@ -170,6 +168,7 @@ def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:
     tags_counted = [(workspace_id, ALL_POSTS, *key, n) for key, n in Counter(workspace_tags).items()]
     tags_counted += [(workspace_id, *key, n) for key, n in Counter(tag_keys).items()]
 
+    match_rows.sort()
     _insert("listening_searchmatch", ("search_id", "post_id"), match_rows,
             "ON CONFLICT (search_id, post_id) DO NOTHING")
     _upsert("listening_hourrollup", ("workspace_id", "search_id", "hour", "sentiment", "language"), ("count",), hours)
@@ -214,10 +213,9 @@ def _insert(table: str, columns: Sequence[str], rows: Sequence[tuple], suffix: s
 
 
 def _upsert(table: str, key: Sequence[str], counters: Sequence[str], rows: Sequence[tuple]) -> None:
-    if connection.vendor == "postgresql":
-        # Sorted so concurrent workers lock rollup rows in the same order (no deadlock). SQLite
-        # has one writer at a time.
-        rows = sorted(rows)
+    # Sorted: on PostgreSQL concurrent workers then lock rollup rows in the same order (no
+    # deadlock); on SQLite each search's rows go into its part of the tree one after another.
+    rows = sorted(rows)
     update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
     _insert(table, (*key, *counters), rows, f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {update}")
 
