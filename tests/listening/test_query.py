@@ -104,6 +104,16 @@ def test_phrases_hashtags_mentions_and_near():
     assert not matches("alpinadown NEAR/0 lausanne", "lausanne x alpinadown")
 
 
+def test_phrases_and_near_look_at_every_occurrence_of_a_repeated_word():
+    text = "la fibre la fibre encore la fibre optique puis panne"
+    assert matches('"fibre optique"', text) and matches('"la fibre optique"', text)
+    assert not matches('"optique la"', text) and not matches('"panne fibre"', text)
+    assert matches("fibre-opt*", text) and not matches("fibre-pan*", text)
+    # The last "fibre" is the one near "panne"; the first ones are too far.
+    assert matches("fibre NEAR/2 panne", text) and not matches("fibre NEAR/1 panne", text)
+    assert matches("la NEAR/0 fibre", text) and not matches("encore NEAR/0 optique", text)
+
+
 def test_boolean_logic_and_fields():
     doc = dict(language="fr", sentiment="negative", platform="mastodon", handle="marie", lists=frozenset({"vip"}))
     assert matches("(panne OR bug) -merci", "panne totale", **doc)

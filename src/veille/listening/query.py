@@ -373,7 +373,7 @@ class Doc:
     """What the matcher looks at in a post: computed once per post, shared by all searches."""
 
     __slots__ = ("tokens", "token_set", "language", "sentiment", "platform", "handle", "lists",
-                 "_lowered", "_hashtags", "_mentions", "_positions", "_by_stem")
+                 "_lowered", "_hashtags", "_mentions", "_by_stem")
 
     def __init__(self, text: str, *, language: str = "", sentiment: str = "", platform: str = "", handle: str = "",
                  lists: frozenset[str] = frozenset()) -> None:
@@ -396,7 +396,6 @@ class Doc:
         self.platform = (platform or "").lower()
         self.handle = fold_handle(handle or "")
         self.lists = lists  # folded names of the author lists the author is in
-        self._positions: dict[str, list[int]] | None = None
         self._by_stem: dict[str, list[str]] | None = None
 
     @property
@@ -427,12 +426,16 @@ class Doc:
         return any(token.startswith(prefix) for token in self._by_stem.get(prefix[:STEM], ()))
 
     def positions(self, word: str) -> list[int]:
-        if self._positions is None:
-            table: dict[str, list[int]] = {}
-            for index, token in enumerate(self.tokens):
-                table.setdefault(token, []).append(index)
-            self._positions = table
-        return self._positions.get(word, [])
+        """Indexes of ``word`` among the tokens. Scanned by ``list.count`` and ``list.index``, in C:
+        a post is tested for a phrase or two at most, and a table of every word's positions,
+        built in Python, cost more than the tests it served."""
+        tokens = self.tokens
+        found: list[int] = []
+        start = -1
+        for _ in range(tokens.count(word)):
+            start = tokens.index(word, start + 1)
+            found.append(start)
+        return found
 
     def spans(self, term: Term) -> list[tuple[int, int]]:
         """(first, last) token index of every occurrence of ``term``."""
