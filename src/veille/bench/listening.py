@@ -1,8 +1,8 @@
 """``veille bench listening``: saved-search matching, ingest overhead, dashboards and search at scale.
 
 On a fresh database (SQLite in a temporary folder, or a new PostgreSQL database next to
-``--database-url``), N demo posts are imported twice through ``veille import``'s own path (a
-second process prepares, matching saved searches included, while the first writes), part by
+``--database-url``), N demo posts are imported twice through ``veille import``'s own path
+(preparing processes, matching saved searches included, beside the one that writes), part by
 part and interleaved: once into a workspace without saved searches, once into a workspace with
 S saved searches (match rows and rollups in the posts' transaction; ``--alerting`` of them, a
 tenth by default, have spike alerts on, for which minute counts are kept too). The NLP models
@@ -192,7 +192,7 @@ def run(n_posts: int, n_searches: int, *, batch: int | None = None, rounds: int 
     saved_chunk = importer.INTAKE_CHUNK
     if batch:
         importer.INTAKE_CHUNK = batch
-    # Ingest is ``veille import`` itself (preparing in a second process on a multi-core machine),
+    # Ingest is ``veille import`` itself (preparing in other processes on a multi-core machine),
     # part by part, alternating the workspaces so that neither always writes into the larger tables.
     total_s = {plain.id: 0.0, listened.id: 0.0}
     n_posts = len(posts)

@@ -155,10 +155,7 @@ def index_posts(rows: Sequence[tuple[int, str, str | None, str | None]]) -> None
     # file order (four to five times the cost per post, and a fragmented index to merge later).
     sql.executemany("INSERT INTO ingest_post_fts (rowid, text, meta) VALUES (%s, %s, %s)",
                     [(post_id, text, search_meta(sentiment, language))
-                     for post_id, text, sentiment, language in sorted(rows, key=_first)])
-
-
-_first = operator.itemgetter(0)
+                     for post_id, text, sentiment, language in sorted(rows)])  # ids are unique
 
 
 def store_posts(workspace_id: int, authors: Iterable[AuthorRow], posts: Sequence[PostRow], now: datetime) -> dict[tuple[int, str], int]:

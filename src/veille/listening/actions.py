@@ -33,6 +33,7 @@ from veille.accounts.actions import record_audit
 from veille.accounts.models import User, Workspace
 from veille.ingest.models import Post
 from veille.listening.models import (
+    ALERTING,
     Alert,
     AlertDelivery,
     AlertKind,
@@ -84,24 +85,20 @@ def create_search(workspace: Workspace, actor: User | None, *, name: str, query:
 def update_search(search: SavedSearch, actor: User | None, **values: Any) -> SavedSearch:
     if "query" in values:
         compile_query(values["query"])
-    was_alerting = _alerting(search)
+    was_alerting = search.alerts_on
     fields = []
     for key, value in values.items():
         if key in SEARCH_FIELDS:
             setattr(search, key, value)
             fields.append(key)
     search.save(update_fields=[*fields, "updated_at"])
-    if _alerting(search) and not was_alerting:
+    if search.alerts_on and not was_alerting:
         start_minute_counts(search)
-    elif was_alerting and not _alerting(search):
+    elif was_alerting and not search.alerts_on:
         # No longer kept up to date: stale counts must not become a later baseline.
         MinuteRollup.objects.filter(workspace_id=search.workspace_id, search_id=search.id).delete()
     record_audit(search.workspace, actor, "update_saved_search", search.name, fields=fields)
     return search
-
-
-def _alerting(search: SavedSearch) -> bool:
-    return bool(search.spike_enabled or search.dip_enabled)
 
 
 def alert_lookback(search: SavedSearch) -> timedelta:
@@ -351,7 +348,7 @@ def evaluate_alerts(now: datetime | None = None) -> list[Alert]:
     """Check every active search with alerts on; create at most one alert per search and kind per cooldown."""
     now = now or timezone.now()
     created: list[Alert] = []
-    searches = SavedSearch.objects.filter(is_active=True).exclude(spike_enabled=False, dip_enabled=False).select_related("workspace")
+    searches = SavedSearch.objects.filter(ALERTING, is_active=True).select_related("workspace")
     for search in searches.iterator(chunk_size=200):
         for enabled, check in ((search.spike_enabled, check_spike), (search.dip_enabled, check_dip)):
             if not enabled:

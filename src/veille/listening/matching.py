@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from veille.ingest import sql
 from veille.ingest.pipeline import StoredPost
 from veille.ingest.store import PostRow
-from veille.listening.models import ALL_POSTS
+from veille.listening.models import ALERTING, ALL_POSTS, SavedSearch
 from veille.listening.query import (
     HASHTAG_RE,
     Compiled,
@@ -127,11 +127,7 @@ def on_posts_stored(workspace_id: int, posts: list[StoredPost], now: datetime) -
 def alerting_searches(workspace_id: int) -> set[int]:
     """The workspace's active searches with spike or dip alerts on: the only ones whose minute
     counts are kept (alerts read them; event mode counts its window's matches)."""
-    rows = sql.execute(
-        "SELECT id FROM listening_savedsearch WHERE workspace_id = %s AND is_active = %s AND (spike_enabled = %s OR dip_enabled = %s)",
-        [workspace_id, True, True, True],
-    )
-    return {search_id for (search_id,) in rows}
+    return set(SavedSearch.objects.filter(ALERTING, workspace_id=workspace_id, is_active=True).values_list("id", flat=True))
 
 
 def write_matches(workspace_id: int, posts: Sequence[StoredPost]) -> None:

@@ -18,6 +18,10 @@ from veille.ingest.models import Post
 ALL_POSTS = 0
 
 
+# Searches with spike or dip alerts on: alerts read their minute counts, the only ones ingest keeps.
+ALERTING = models.Q(spike_enabled=True) | models.Q(dip_enabled=True)
+
+
 class SavedSearch(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -48,6 +52,11 @@ class SavedSearch(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def alerts_on(self) -> bool:
+        """Whether spike or dip alerts are on (``ALERTING`` as a query)."""
+        return self.spike_enabled or self.dip_enabled
 
 
 class SearchMatch(models.Model):
