@@ -247,6 +247,16 @@ def test_concurrent_supervisors_on_postgresql_claim_each_source_once(workspace, 
 def test_a_stream_that_keeps_failing_falls_back_to_polling(source, fake, live, wait_for, monkeypatch):
     # Fewer attempts than in production (5, with waits of 1+2+4+8 s) keep the test short.
     monkeypatch.setattr(live, "FALLBACK_AFTER_FAILURES", 2)
+    # The reader lingers after letting go of its lease, as one closing its connection does:
+    # the supervisor must neither count it as streaming nor start the source again.
+    ending = threading.Event()
+    release = live.release
+
+    def release_then_linger(source_id: int, owner: str) -> None:
+        release(source_id, owner)
+        ending.wait(5)
+
+    monkeypatch.setattr(live, "release", release_then_linger)
     for _ in range(2):
         fake.fail_next("500", path="/api/v1/streaming/user")
     assert live.supervise("proc-1") == 1
@@ -254,7 +264,13 @@ def test_a_stream_that_keeps_failing_falls_back_to_polling(source, fake, live, w
     wait_for(lambda: state(source).live_owner == "", what="the lease to be released")
     row = state(source)
     assert "reconnect" in row.last_error
-    assert live.supervise("proc-1") == 0  # not streamed again before live_retry_at
+    try:
+        assert live.readers("proc-1")[source.pk].is_alive()
+        assert live.supervise("proc-1") == 0  # not streamed again before live_retry_at
+    finally:
+        ending.set()
+    live.readers("proc-1")[source.pk].join(timeout=5)
+    assert live.supervise("proc-1") == 0
     assert actions.claim_due_sources("poller") == [source.pk]  # polled meanwhile
     health = {item.source.pk: item for item in sources_with_health(source.workspace_id)}[source.pk]
     assert health.polled_until == row.live_retry_at and health.live_state == ""

@@ -311,7 +311,7 @@ class Supervisor:
         self.lock = threading.Lock()
 
     def tick(self) -> int:
-        """Renew, stop and start readers; returns how many run."""
+        """Renew, stop and start readers; returns how many run (not counting those stopping)."""
         with self.lock:
             now = timezone.now()
             for source_id, reader in list(self.readers.items()):
@@ -351,7 +351,9 @@ class Supervisor:
                     reader = Reader(row["id"], self.owner, self.wake, _fingerprint(row))
                     self.readers[row["id"]] = reader
                     reader.start()
-            return len(self.readers)
+            # A reader that let go of its lease may still be ending (closing its connection):
+            # it stays listed so it is not started twice, but it no longer streams.
+            return sum(1 for reader in self.readers.values() if not reader.stop_event.is_set())
 
     def shutdown(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop every reader and wait for them (each releases its lease as it ends)."""
