@@ -177,10 +177,13 @@ def test_a_chunk_whose_write_fails_is_queued_and_processed_item_by_item(source, 
     assert RawItem.objects.filter(source=source).count() == 6, "each record stored once"
 
 
-def test_chunks_dealt_to_several_preparing_processes_come_back_in_file_order(workspace, tmp_path, monkeypatch):
+@pytest.mark.parametrize("cores", [2, 8])  # on 8 the writing process prepares the first chunk itself
+def test_chunks_dealt_to_several_preparing_processes_come_back_in_file_order(workspace, tmp_path, monkeypatch, cores):
     from tests.support import make_post
     from veille.ingest import importer
     from veille.sources.models import Source
+
+    monkeypatch.setattr(importer.os, "cpu_count", lambda: cores)
 
     # Replies follow their parents across chunk boundaries; a bad line sits in the middle.
     posts = [make_post(f"o{i}", minutes=i, reply_to=f"o{i - 1}" if i % 4 else None) for i in range(23)]

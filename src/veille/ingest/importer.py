@@ -109,7 +109,8 @@ def _few_collections() -> Iterator[None]:
     prepared chunks; nothing here creates reference cycles worth collecting sooner.
     """
     thresholds = gc.get_threshold()
-    gc.collect()
+    # No collection first: in a large process it costs more than the garbage it would free,
+    # which ``unfreeze`` hands back to the collector afterwards anyway.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     try:
@@ -138,43 +139,54 @@ def _import_file(path: Path, source_id: int, format_name: str | None, *, process
         full = bool(settings.VEILLE_ENRICH)
         if preparers is None:
             preparers = default_preparers(os.cpu_count() or 1, full) if total > PARALLEL_FROM_BYTES else 0
-        if preparers > 0:
-            from veille.ingest.enrich import warm_up
+        with contextlib.ExitStack() as children:
+            if preparers > 0:
+                from veille.ingest.enrich import warm_up
 
-            warm_up(full)  # loaded once here, shared with the preparing processes by fork
+                # While the children prepare their first chunks, this process prepares the first
+                # one itself instead of waiting idle, when a core is left for it.
+                own = 1 if preparers < (os.cpu_count() or 1) else 0
 
-            def prepare_share(share: int) -> Iterator[_Chunk]:
-                _, own_records, own_consumed, _ = open_records(path, name)
-                return _prepared_chunks(own_records, name, source_id, sources, full, own_consumed, share=(share, preparers))
+                def prepare_share(share: int) -> Iterator[_Chunk]:
+                    _, own_records, own_consumed, _ = open_records(path, name)
+                    return _prepared_chunks(own_records, name, source_id, sources, full, own_consumed,
+                                            share=(share, preparers), skip=own)
 
-            chunks = _in_child_processes(prepare_share, preparers)
-        else:
-            chunks = _prepared_chunks(records, name, source_id, sources, full, consumed)
-        for chunk in chunks:
-            report.read += chunk.read
-            if chunk.prepared is None:
-                # Preparing failed as a whole: store the chunk pending and let the worker path
-                # (which isolates a poison item) process it below.
-                queue.insert_raw(chunk.raw_rows)
+                warm_up(full)  # loaded once here, shared with the preparing processes by fork
+                from_children = children.enter_context(_in_child_processes(prepare_share, preparers))
+                first = itertools.islice(_prepared_chunks(records, name, source_id, sources, full, consumed), own)
+                chunks: Iterator[_Chunk] = itertools.chain(first, from_children)
             else:
-                try:
-                    # Raw items and their posts in one transaction: the raw rows are written once,
-                    # already settled. A crash before the commit leaves nothing of this chunk and
-                    # the file still holds it; importing again stores it (and skips what was stored).
-                    with transaction.atomic():
-                        ids = queue.insert_raw(chunk.raw_rows)
-                        chunk.prepared.remap(ids)
-                        write(chunk.prepared, raw_settled=True)
-                except Exception:
-                    log.exception("writing an import chunk failed; its items are queued for item-by-item processing")
-                    queue.insert_raw(chunk.raw_rows.as_pending())
-            if progress:
-                progress(chunk.consumed, total, report.read)
+                chunks = _prepared_chunks(records, name, source_id, sources, full, consumed)
+            for chunk in chunks:
+                _write_chunk(chunk)
+                report.read += chunk.read
+                if progress:
+                    progress(chunk.consumed, total, report.read)
         # Anything left pending for this source (an earlier import that was interrupted).
         Worker(source_id=source_id).drain()
     _count(report, source_id, first_id)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _write_chunk(chunk: _Chunk) -> None:
+    if chunk.prepared is None:
+        # Preparing failed as a whole: store the chunk pending and let the worker path
+        # (which isolates a poison item) process it.
+        queue.insert_raw(chunk.raw_rows)
+        return
+    try:
+        # Raw items and their posts in one transaction: the raw rows are written once,
+        # already settled. A crash before the commit leaves nothing of this chunk and
+        # the file still holds it; importing again stores it (and skips what was stored).
+        with transaction.atomic():
+            ids = queue.insert_raw(chunk.raw_rows)
+            chunk.prepared.remap(ids)
+            write(chunk.prepared, raw_settled=True)
+    except Exception:
+        log.exception("writing an import chunk failed; its items are queued for item-by-item processing")
+        queue.insert_raw(chunk.raw_rows.as_pending())
 
 
 def default_preparers(cores: int, full_enrichment: bool) -> int:
@@ -205,15 +217,15 @@ class _Chunk:
 
 def _prepared_chunks(records: Iterator[RawRecord | BadRecord], format_name: str, source_id: int,
                      sources: dict[int, SourceInfo], full: bool, consumed: Callable[[], int],
-                     share: tuple[int, int] = (0, 1)) -> Iterator[_Chunk]:
-    """Chunks of the file, prepared. With ``share=(k, n)`` only every n-th chunk from the k-th is
-    prepared (the others are only read past): n processes split the work of one file."""
+                     share: tuple[int, int] = (0, 1), skip: int = 0) -> Iterator[_Chunk]:
+    """Chunks of the file, prepared. The first ``skip`` chunks are only read past; of the rest,
+    with ``share=(k, n)``, every n-th from the k-th is prepared: n processes split the work of one file."""
     mine, every = share
-    for index in itertools.count():
+    for index in itertools.count(-skip):
         chunk = list(itertools.islice(records, INTAKE_CHUNK))
         if not chunk:
             return
-        if index % every != mine:
+        if index < 0 or index % every != mine:
             continue
         good = [record for record in chunk if isinstance(record, RawRecord)]
         incoming = [Incoming(position, source_id, format_name, record.payload) for position, record in enumerate(good)]
@@ -228,9 +240,10 @@ def _prepared_chunks(records: Iterator[RawRecord | BadRecord], format_name: str,
         yield _Chunk(len(chunk), prepared, raw, consumed())
 
 
-def _in_child_processes(share_of: Callable[[int], Iterator[_Chunk]], count: int) -> Iterator[_Chunk]:
-    """Chunks prepared by ``count`` forked children, child k taking chunks k, k+count, …, and
-    handed back in file order, each child a few chunks ahead of the consumer."""
+@contextlib.contextmanager
+def _in_child_processes(share_of: Callable[[int], Iterator[_Chunk]], count: int) -> Iterator[Iterator[_Chunk]]:
+    """Start ``count`` forked children, child k taking chunks k, k+count, …; the iterator yields
+    them in file order, each child a few chunks ahead of the consumer. Leaving the context stops them."""
     import multiprocessing
     import queue as queue_module
 
@@ -253,7 +266,8 @@ def _in_child_processes(share_of: Callable[[int], Iterator[_Chunk]], count: int)
                 for share in range(count)]
     for child in children:
         child.start()
-    try:
+
+    def in_file_order() -> Iterator[_Chunk]:
         for index in itertools.count():
             share = index % count
             while True:
@@ -264,10 +278,13 @@ def _in_child_processes(share_of: Callable[[int], Iterator[_Chunk]], count: int)
                     if not children[share].is_alive():
                         raise ImportFailed("a process preparing the file stopped unexpectedly") from None
             if kind == "end":
-                break  # chunks are dealt in turn, so the first share to end ends the file
+                return  # chunks are dealt in turn, so the first share to end ends the file
             if kind == "error":
                 raise ImportFailed(f"preparing the file failed: {value}")
             yield value
+
+    try:
+        yield in_file_order()
     finally:
         for child in children:
             if child.is_alive():
