@@ -4,13 +4,22 @@ too — and the write stores what was matched there: the same matches and rollup
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import UTC
 
 import pytest
 
 from tests.support import ingest, make_post
 from veille.ingest import importer, pipeline
 from veille.listening import actions, queries
-from veille.listening.models import ALL_POSTS, HourRollup, SearchMatch
+from veille.listening.models import (
+    ALL_POSTS,
+    AuthorRollup,
+    HourRollup,
+    MinuteRollup,
+    SearchMatch,
+    TagRollup,
+)
 from veille.listening.query import compile_query
 from veille.listening.search import search_ids
 
@@ -47,3 +56,59 @@ def test_posts_stored_without_annotations_are_still_matched(workspace, source, m
     monkeypatch.setattr(pipeline, "PREPARE_HOOKS", [])
     ingest(source, [make_post("u1", text="grosse panne"), make_post("u2", text="tout va bien")])
     assert list(SearchMatch.objects.filter(search=search).values_list("post__external_id", flat=True)) == ["u1"]
+
+
+def _recounted(workspace_id: int, search_ids: list[int], alerting: set[int]) -> dict[str, Counter]:
+    """Every rollup the store hook keeps, counted again from the stored posts and match rows
+    (minutes for the ``alerting`` searches only)."""
+    from veille.ingest.models import Post
+    from veille.listening.matching import hashtags
+
+    counted: dict[str, Counter] = {"authors": Counter(), "tags": Counter(), "minutes": Counter()}
+    posts = {p.id: p for p in Post.objects.filter(workspace_id=workspace_id)}
+    pairs = [(ALL_POSTS, post_id) for post_id in posts]
+    pairs += list(SearchMatch.objects.filter(search_id__in=search_ids).values_list("search_id", "post_id"))
+    for search_id, post_id in pairs:
+        post = posts[post_id]
+        day = post.created_at.astimezone(UTC).date()
+        counted["authors"][(search_id, day, post.author_id)] += 1
+        for tag in hashtags(post.text):
+            counted["tags"][(search_id, day, tag)] += 1
+        if search_id in alerting:
+            minute = post.created_at.astimezone(UTC).replace(second=0, microsecond=0)
+            counted["minutes"][(search_id, minute, "n")] += 1
+            counted["minutes"][(search_id, minute, "neg")] += post.sentiment == "negative"
+            counted["minutes"][(search_id, minute, "pos")] += post.sentiment == "positive"
+    return counted
+
+
+def _stored(workspace_id: int) -> dict[str, Counter]:
+    stored: dict[str, Counter] = {"authors": Counter(), "tags": Counter(), "minutes": Counter()}
+    for r in AuthorRollup.objects.filter(workspace_id=workspace_id):
+        stored["authors"][(r.search_id, r.day, r.author_id)] += r.count
+    for r in TagRollup.objects.filter(workspace_id=workspace_id):
+        stored["tags"][(r.search_id, r.day, r.tag)] += r.count
+    for r in MinuteRollup.objects.filter(workspace_id=workspace_id):
+        minute = r.minute.astimezone(UTC)
+        stored["minutes"].update({(r.search_id, minute, "n"): r.count, (r.search_id, minute, "neg"): r.negative,
+                                  (r.search_id, minute, "pos"): r.positive})
+    return {name: +counter for name, counter in stored.items()}
+
+
+def test_rollups_equal_a_recount_when_a_batch_holds_posts_already_stored(workspace, source, manager):
+    searches = [actions.create_search(workspace, manager, name="panne", query="panne OR coupure", spike_enabled=True),
+                actions.create_search(workspace, manager, name="tags", query="#alpina OR #swisscom")]
+    texts = ["panne #Alpina ce matin", "coupure totale #swisscom #alpina", "merci pour l'aide", "panne encore"]
+    first = [make_post(f"r{i}", text=texts[i % 4], minutes=i * 7, author=f"a{i % 3}") for i in range(12)]
+    ingest(source, first)
+    # Half of this batch is already stored: only the new half may be counted again.
+    second = first[:6] + [make_post(f"s{i}", text=texts[i % 4], minutes=i * 5 + 3, author=f"b{i % 2}") for i in range(6)]
+    ingest(source, second)
+    searched = [s.id for s in searches]
+    recounted = {name: +counter for name, counter in _recounted(workspace.id, searched, {searches[0].id}).items()}
+    assert recounted["authors"] and recounted["tags"] and recounted["minutes"]
+    assert _stored(workspace.id) == recounted
+    for search_id in [ALL_POSTS, *searched]:
+        hours = {(r.hour, r.sentiment, r.language): r.count
+                 for r in HourRollup.objects.filter(workspace_id=workspace.id, search_id=search_id)}
+        assert hours == queries.recompute_hour_rollup(workspace.id, search_id)
