@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -82,24 +83,28 @@ def test_unknown_language_is_refused():
 
 
 def test_tables_are_cached_between_processes_and_a_damaged_cache_is_rebuilt(reference, settings, tmp_path, monkeypatch):
-    """The uncompressed tables are written under var/ by the first process and read by the next
-    (a fresh identifier here); the answers are the same, and a damaged file is replaced."""
+    """The uncompressed tables are written under var/ by the first process and mapped read-only
+    by the next (a fresh identifier here); the answers are the same, and a damaged file is replaced."""
     settings.CACHE_DIR = tmp_path / "cache"
     languages = list(LANGS)
     expected = [reference.classify(t) for t in LANGID_AGREEMENT_TEXTS]
     first = langid_batch.BatchLanguageIdentifier(languages)
-    (cached,) = (tmp_path / "cache").glob("langid-*.npz")
+    (cached,) = (tmp_path / "cache").glob("langid-*")
+    assert sorted(path.name for path in cached.iterdir()) == sorted(f"{name}.npy" for name in langid_batch.TABLE_NAMES)
     unpacking = langid_batch._load_py3langid_model
 
     def refuse():
         raise AssertionError("the compressed model was unpacked again")
 
     monkeypatch.setattr(langid_batch, "_load_py3langid_model", refuse)
+    assert isinstance(langid_batch.load_tables(languages)["nextmove"], np.memmap)  # shared, not copied
     second = langid_batch.BatchLanguageIdentifier(languages)  # from the cache alone
     _assert_same(second.classify_raw(LANGID_AGREEMENT_TEXTS), expected)
     assert second.columns == first.columns
     monkeypatch.setattr(langid_batch, "_load_py3langid_model", unpacking)
-    cached.write_bytes(b"not a numpy archive")
+    damaged = cached / "nextmove.npy"
+    damaged.write_bytes(b"not a numpy array")
     third = langid_batch.BatchLanguageIdentifier(languages)
     _assert_same(third.classify_raw(LANGID_AGREEMENT_TEXTS), expected)
-    assert cached.stat().st_size > 1_000_000  # written again, whole
+    assert damaged.stat().st_size > 1_000_000  # written again, whole
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [cached.name]  # nothing left behind
