@@ -12,7 +12,7 @@ VEILLE_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/veille
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py src/veille/ingest/_words.c
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "veille needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -49,4 +49,4 @@ bench: $(VENV)/.installed
 	$(BIN)/veille bench ingest --input ../shared/data/twcs/twcs_union.csv.gz --json
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache src/veille/ingest/_words.*.so

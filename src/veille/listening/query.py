@@ -25,7 +25,7 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
-from veille.ingest.search import FOLD_FROM, FOLD_TO, phrase_tsquery
+from veille.ingest.search import FOLD_FROM, FOLD_TO, lowered_words, phrase_tsquery
 from veille.ingest.search import fold as _fold
 
 MAX_QUERY_CHARS = 1000
@@ -59,7 +59,7 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return WORD_RE.findall(fold(text))
+    return lowered_words(text.lower())
 
 
 def fold_handle(handle: str) -> str:
@@ -377,13 +377,8 @@ class Doc:
 
     def __init__(self, text: str, *, language: str = "", sentiment: str = "", platform: str = "", handle: str = "",
                  lists: frozenset[str] = frozenset()) -> None:
-        # Folding maps letters to letters, so words can be found in the lower-cased text and
-        # folded one by one: the same words as fold(text), for a fraction of the cost (most
-        # words are ASCII and need no folding at all).
         lowered = text.lower()
-        tokens = WORD_RE.findall(lowered)
-        if not lowered.isascii():
-            tokens = [w if w.isascii() else w.translate(_FOLD) for w in tokens]
+        tokens = lowered_words(lowered)
         self.tokens = tokens
         self.token_set = frozenset(tokens)
         # Hashtags and mentions are found when a search asks for them (most posts are never
