@@ -6,7 +6,7 @@ import csv
 import json
 import time
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -126,8 +126,8 @@ def _export_urls(search_id: int, days: int) -> dict[str, str]:
     return {t: reverse("listening:export", args=[t]) + f"?days={days}" for t in tables}
 
 
-def _dashboard(workspace_id: int, search_id: int, days: int) -> dict:
-    start, end = queries.period(days)
+def _dashboard(workspace_id: int, search_id: int, days: int, now: datetime | None = None) -> dict:
+    start, end = queries.period(days, now)
     by_day = days > 2
     volume = queries.volume_series(workspace_id, search_id, start, end)
     sentiment = queries.sentiment_series(workspace_id, search_id, start, end)
