@@ -181,9 +181,9 @@ def _write_chunk(chunk: _Chunk) -> None:
         # already settled. A crash before the commit leaves nothing of this chunk and
         # the file still holds it; importing again stores it (and skips what was stored).
         with transaction.atomic():
-            ids = queue.insert_raw(chunk.raw_rows)
+            ids = queue.insert_raw(chunk.raw_rows, savepoint=False)
             chunk.prepared.remap(ids)
-            write(chunk.prepared, raw_settled=True)
+            write(chunk.prepared, raw_settled=True, savepoint=False)
     except Exception:
         log.exception("writing an import chunk failed; its items are queued for item-by-item processing")
         queue.insert_raw(chunk.raw_rows.as_pending())

@@ -120,9 +120,10 @@ def raw_rows(
     return RawRows(good, dead)
 
 
-def insert_raw(rows: RawRows) -> list[int]:
-    """Store raw rows, all or none; return the good rows' ids in order."""
-    with transaction.atomic():
+def insert_raw(rows: RawRows, *, savepoint: bool = True) -> list[int]:
+    """Store raw rows, all or none; return the good rows' ids in order. ``savepoint=False``:
+    inside a transaction that fails as a whole with them (see ``pipeline.write``)."""
+    with transaction.atomic(savepoint=savepoint):
         # Multi-row INSERT … RETURNING keeps the ids in insertion order on SQLite and PostgreSQL.
         ids = [row[0] for row in sql.insert_rows("ingest_rawitem", RAW_COLUMN_NAMES, RAW_PG_TYPES, rows.good, "RETURNING id")]
         if rows.dead:
