@@ -213,7 +213,7 @@ def write(prepared: Prepared, now: datetime | None = None, *, raw_settled: bool 
     final status (``Prepared.settled_statuses``, others ``done``); only those that turn out to
     duplicate a stored post still need marking.
     ``savepoint=False``: called inside a transaction that fails as a whole with it. On SQLite a
-    savepoint makes every page the batch changes be copied aside until it is released (~4% of
+    savepoint makes every page the batch changes be copied aside until it is released (~3% of
     an import's write time), which only a caller that recovers from the error needs.
     """
     now = now or timezone.now()
