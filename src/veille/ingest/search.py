@@ -38,12 +38,17 @@ def fold(text: str) -> str:
 _FOLD_BY_CODE_POINT = "".join(chr(code).translate(_FOLD_TABLE) for code in range(max(map(ord, FOLD_FROM)) + 1))
 
 
+def fold_word(word: str) -> str:
+    """Fold an already lower-cased word (most are ASCII and need no folding)."""
+    return word if word.isascii() else word.translate(_FOLD_TABLE)
+
+
 def python_words(lowered: str) -> list[str]:
     """``lowered_words`` in Python. Folding maps letters to letters, so the words can be found
-    in the lower-cased text and folded one by one (most are ASCII and need no folding)."""
+    in the lower-cased text and folded one by one."""
     found = WORD.findall(lowered)
     if not lowered.isascii():
-        found = [word if word.isascii() else word.translate(_FOLD_TABLE) for word in found]
+        found = [fold_word(word) for word in found]
     return found
 
 

@@ -25,8 +25,9 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
-from veille.ingest.search import FOLD_FROM, FOLD_TO, lowered_words, phrase_tsquery
+from veille.ingest.search import WORD as WORD_RE
 from veille.ingest.search import fold as _fold
+from veille.ingest.search import fold_word, lowered_words, phrase_tsquery
 
 MAX_QUERY_CHARS = 1000
 MAX_DEPTH = 32
@@ -36,20 +37,13 @@ MAX_NEAR = 50
 FIELDS = ("from", "list", "lang", "sentiment", "source")
 SENTIMENTS = ("negative", "neutral", "positive")
 
-WORD_RE = re.compile(r"[^\W_]+")
 # Length of the word beginnings ``Doc.has_prefix`` groups words by (prefixes have 2 letters or more).
 STEM = 2
 HASHTAG_RE = re.compile(r"#(\w+)")
 MENTION_RE = re.compile(r"@(\w+(?:[.\-]\w+)*)")
 
 
-_FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
 _EMPTY: frozenset = frozenset()
-
-
-def _fold_word(word: str) -> str:
-    """Fold an already lower-cased word."""
-    return word if word.isascii() else word.translate(_FOLD)
 
 
 def fold(text: str) -> str:
@@ -366,7 +360,7 @@ def parse(text: str) -> Any:
 
 def _marked_words(lowered: str, marker: str, pattern: re.Pattern) -> frozenset[str]:
     """The folded words after ``marker`` (hashtags, mentions) in lower-cased text."""
-    return frozenset(_fold_word(word) for word in pattern.findall(lowered)) if marker in lowered else _EMPTY
+    return frozenset(fold_word(word) for word in pattern.findall(lowered)) if marker in lowered else _EMPTY
 
 
 class Doc:
